@@ -1,0 +1,114 @@
+# -*- coding: utf-8 -*-
+# Copyright: vobiz.sip contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Connection options shared by every plugin and module of vobiz.sip.
+
+Modules read the environment through argument-spec fallbacks (DOCUMENTATION);
+plugins need ``env:`` entries in their own docs, so they use the PLUGINS variant.
+"""
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    DOCUMENTATION = r"""
+options:
+  auth_id:
+    description:
+      - Auth ID of the Vobiz account (C(MA_...)), sent as the C(X-Auth-ID) header and used in every API path.
+      - If not set, the value of the E(VOBIZ_AUTH_ID) environment variable is used.
+    type: str
+    required: true
+  auth_token:
+    description:
+      - Auth token of the Vobiz account, sent as the C(X-Auth-Token) header. It is never logged or returned.
+      - If not set, the value of the E(VOBIZ_AUTH_TOKEN) environment variable is used.
+    type: str
+    required: true
+  api_url:
+    description:
+      - Base URL of the Vobiz API.
+      - If not set, the value of the E(VOBIZ_API_URL) environment variable is used, then V(https://api.vobiz.ai).
+    type: str
+    default: https://api.vobiz.ai
+  validate_certs:
+    description:
+      - Verify the API's TLS certificate. Turn off only for a test server.
+      - To trust a private CA, set E(REQUESTS_CA_BUNDLE) to its bundle instead.
+      - If not set, the value of the E(VOBIZ_VALIDATE_CERTS) environment variable is used.
+    type: bool
+    default: true
+  timeout:
+    description: Seconds to wait for each API request.
+    type: int
+    default: 30
+  retries:
+    description:
+      - How many times a request is retried after HTTP 429, a 5xx answer, a timeout or a connection error,
+        with exponential backoff and jitter, or after the delay the API's C(Retry-After) header asks for.
+    type: int
+    default: 5
+  page_size:
+    description: Endpoints asked for per page when listing (C(limit)); 1 to 100.
+    type: int
+    default: 100
+  max_concurrency:
+    description: How many pages are fetched at once after the first page; 1 to 32.
+    type: int
+    default: 4
+requirements:
+  - requests
+"""
+
+    PLUGINS = r"""
+options:
+  auth_id:
+    description:
+      - Auth ID of the Vobiz account (C(MA_...)), sent as the C(X-Auth-ID) header and used in every API path.
+    type: str
+    required: true
+    env:
+      - name: VOBIZ_AUTH_ID
+  auth_token:
+    description:
+      - Auth token of the Vobiz account, sent as the C(X-Auth-Token) header. It is never logged or cached.
+      - May be a vaulted string or a template such as C({{ lookup('ansible.builtin.env', 'MY_TOKEN') }}).
+    type: str
+    required: true
+    env:
+      - name: VOBIZ_AUTH_TOKEN
+  api_url:
+    description: Base URL of the Vobiz API.
+    type: str
+    default: https://api.vobiz.ai
+    env:
+      - name: VOBIZ_API_URL
+  validate_certs:
+    description:
+      - Verify the API's TLS certificate. Turn off only for a test server.
+      - To trust a private CA, set E(REQUESTS_CA_BUNDLE) to its bundle instead.
+    type: bool
+    default: true
+    env:
+      - name: VOBIZ_VALIDATE_CERTS
+  timeout:
+    description: Seconds to wait for each API request.
+    type: int
+    default: 30
+  retries:
+    description:
+      - How many times a request is retried after HTTP 429, a 5xx answer, a timeout or a connection error,
+        with exponential backoff and jitter, or after the delay the API's C(Retry-After) header asks for.
+    type: int
+    default: 5
+  page_size:
+    description: Endpoints asked for per page when listing (C(limit)); 1 to 100.
+    type: int
+    default: 100
+  max_concurrency:
+    description: How many pages are fetched at once after the first page; 1 to 32.
+    type: int
+    default: 4
+requirements:
+  - requests
+"""

@@ -1,0 +1,30 @@
+# -*- coding: utf-8 -*-
+# Copyright: vobiz.sip contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Argument spec of the connection options every vobiz.sip module takes (docs: vobiz.sip.vobiz)."""
+
+from __future__ import annotations
+
+from ansible.module_utils.basic import env_fallback
+
+from ansible_collections.vobiz.sip.plugins.module_utils.api import DEFAULT_API_URL, VobizClient
+
+CONNECTION_OPTIONS = ("auth_id", "auth_token", "api_url", "validate_certs", "timeout", "retries", "page_size", "max_concurrency")
+
+
+def connection_argument_spec():
+    return dict(
+        auth_id=dict(type="str", required=True, fallback=(env_fallback, ["VOBIZ_AUTH_ID"])),
+        auth_token=dict(type="str", required=True, no_log=True, fallback=(env_fallback, ["VOBIZ_AUTH_TOKEN"])),
+        api_url=dict(type="str", default=DEFAULT_API_URL, fallback=(env_fallback, ["VOBIZ_API_URL"])),
+        validate_certs=dict(type="bool", default=True, fallback=(env_fallback, ["VOBIZ_VALIDATE_CERTS"])),
+        timeout=dict(type="int", default=30),
+        retries=dict(type="int", default=5),
+        page_size=dict(type="int", default=100),
+        max_concurrency=dict(type="int", default=4),
+    )
+
+
+def client_from_params(params, log=None):
+    """A VobizClient from a module's params (or any mapping holding the connection options)."""
+    return VobizClient(log=log, **{name: params[name] for name in CONNECTION_OPTIONS})

@@ -1,0 +1,57 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Shared fixtures of the integration suite: the simulator on 127.0.0.1 and the real Ansible CLIs.
+
+The CLIs find the collection through ANSIBLE_COLLECTIONS_PATH: VOBIZ_TEST_COLLECTIONS_PATH when set
+(the Makefile points it at the collection installed from the built tarball), else the checkout.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from ansible_collections.vobiz.sip.tests.conftest import REPO_ROOT, collections_root
+from ansible_collections.vobiz.sip.tests.simulator.vobiz_simulator import Simulator
+
+SAMPLE_DATA = os.path.join(REPO_ROOT, "tests", "simulator", "data", "sample.yaml")
+BIN_DIR = os.path.dirname(sys.executable)
+# Used only against the simulator; distinctive so that leak checks can search output for it.
+SAMPLE_AUTH_ID = "MA_DEMO0001"
+SAMPLE_TOKEN = "demo-token-not-secret"
+
+
+@pytest.fixture
+def sim():
+    """The simulator seeded with the sample data set, fresh for each test."""
+    with Simulator(SAMPLE_DATA) as simulator:
+        yield simulator
+
+
+def ansible_env(sim=None, tmp_path=None, **extra):
+    """Environment for a CLI run: our collection, failures fatal, no colour, the simulator's credentials."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("ANSIBLE_", "VOBIZ_"))}
+    env.update(
+        ANSIBLE_COLLECTIONS_PATH=os.environ.get("VOBIZ_TEST_COLLECTIONS_PATH") or collections_root(),
+        ANSIBLE_INVENTORY_UNPARSED_FAILED="True",
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_FORCE_COLOR="0",
+        ANSIBLE_DEPRECATION_WARNINGS="False",
+        ANSIBLE_RETRY_FILES_ENABLED="False",
+        PYTHONWARNINGS="ignore",
+    )
+    if tmp_path is not None:
+        env.update(ANSIBLE_HOME=str(tmp_path / "ansible_home"), ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible_tmp"))
+    if sim is not None:
+        env.update(VOBIZ_AUTH_ID=SAMPLE_AUTH_ID, VOBIZ_AUTH_TOKEN=SAMPLE_TOKEN, VOBIZ_API_URL=sim.url)
+    env.update({key: str(value) for key, value in extra.items()})
+    return env
+
+
+def run_cli(tool, *args, env, cwd=None, timeout=120):
+    """Run one of the venv's Ansible CLIs (ansible-inventory, ansible-playbook, ansible-doc...)."""
+    return subprocess.run([os.path.join(BIN_DIR, tool)] + [str(arg) for arg in args], env=env, cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout, check=False)
