@@ -1,0 +1,74 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""How long the API client takes to list N simulated endpoints at L ms latency (not a test: it prints).
+
+Usage: python bench/client_listing.py [--endpoints 10000] [--latency-ms 50] [--max-concurrency 8] [--runs 3]
+The simulator runs in its own process, as the real API would, on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "tests"))
+import conftest  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import  (installs the collection loader)
+from ansible_collections.vobiz.sip.plugins.module_utils.api import VobizClient  # noqa: E402  pylint: disable=wrong-import-position
+
+
+def start_simulator(endpoints, latency_ms, workdir):
+    port_file = os.path.join(workdir, "port")
+    process = subprocess.Popen([sys.executable, os.path.join(REPO, "tests", "simulator", "vobiz_simulator.py"),
+                                "--generate", str(endpoints), "--latency-ms", str(latency_ms), "--port", "0",
+                                "--port-file", port_file], stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if os.path.exists(port_file):
+            with open(port_file, encoding="utf-8") as handle:
+                port = handle.read().strip()
+            if port:
+                return process, "http://127.0.0.1:" + port
+        time.sleep(0.05)
+    process.terminate()
+    raise SystemExit("simulator did not start")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--endpoints", type=int, default=10000)
+    parser.add_argument("--latency-ms", type=int, default=50)
+    parser.add_argument("--max-concurrency", type=int, default=8)
+    parser.add_argument("--page-size", type=int, default=100)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as workdir:
+        simulator, url = start_simulator(args.endpoints, args.latency_ms, workdir)
+        try:
+            seconds = []
+            for _run in range(args.runs):
+                client = VobizClient("MA_DEMO0001", "demo-token-not-secret", api_url=url, page_size=args.page_size,
+                                     max_concurrency=args.max_concurrency)
+                started = time.perf_counter()
+                records = client.list_endpoints()
+                seconds.append(time.perf_counter() - started)
+                client.close()
+                assert len(records) == args.endpoints, len(records)
+        finally:
+            simulator.terminate()
+            simulator.wait()
+    pages = math.ceil(args.endpoints / args.page_size)
+    floor = (1 + math.ceil((pages - 1) / args.max_concurrency)) * args.latency_ms / 1000
+    print("client listing: %d endpoints, %d pages, latency %d ms, max_concurrency %d: median %.3f s over %d runs "
+          "(min %.3f s; network floor %.3f s)" % (args.endpoints, pages, args.latency_ms, args.max_concurrency,
+                                                   statistics.median(seconds), args.runs, min(seconds), floor))
+
+
+if __name__ == "__main__":
+    main()
