@@ -18,9 +18,13 @@ import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO, "tests"))
-import conftest  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import  (installs the collection loader)
-from ansible_collections.vobiz.sip.plugins.module_utils.api import VobizClient  # noqa: E402  pylint: disable=wrong-import-position
+
+
+def load_client_class():
+    """The collection's VobizClient, imported through the collection loader that tests/conftest.py installs."""
+    sys.path.insert(0, os.path.join(REPO, "tests"))
+    __import__("conftest")
+    return __import__("ansible_collections.vobiz.sip.plugins.module_utils.api", fromlist=["VobizClient"]).VobizClient
 
 
 def start_simulator(endpoints, latency_ms, workdir):
@@ -48,12 +52,13 @@ def main():
     parser.add_argument("--page-size", type=int, default=100)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
+    client_class = load_client_class()
     with tempfile.TemporaryDirectory() as workdir:
         simulator, url = start_simulator(args.endpoints, args.latency_ms, workdir)
         try:
             seconds = []
             for _run in range(args.runs):
-                client = VobizClient("MA_DEMO0001", "demo-token-not-secret", api_url=url, page_size=args.page_size,
+                client = client_class("MA_DEMO0001", "demo-token-not-secret", api_url=url, page_size=args.page_size,
                                      max_concurrency=args.max_concurrency)
                 started = time.perf_counter()
                 records = client.list_endpoints()
@@ -65,9 +70,9 @@ def main():
             simulator.wait()
     pages = math.ceil(args.endpoints / args.page_size)
     floor = (1 + math.ceil((pages - 1) / args.max_concurrency)) * args.latency_ms / 1000
+    summary = (args.endpoints, pages, args.latency_ms, args.max_concurrency, statistics.median(seconds), args.runs, min(seconds), floor)
     print("client listing: %d endpoints, %d pages, latency %d ms, max_concurrency %d: median %.3f s over %d runs "
-          "(min %.3f s; network floor %.3f s)" % (args.endpoints, pages, args.latency_ms, args.max_concurrency,
-                                                   statistics.median(seconds), args.runs, min(seconds), floor))
+          "(min %.3f s; network floor %.3f s)" % summary)
 
 
 if __name__ == "__main__":
