@@ -72,7 +72,7 @@ options:
   auth_token:
     description:
       - Auth token of the Vobiz account, sent as the C(X-Auth-Token) header. It is never logged or cached.
-      - May be a vaulted string or a template such as C({{ lookup('ansible.builtin.env', 'MY_TOKEN') }}).
+      - May be a vaulted string or a template such as V({{ lookup('ansible.builtin.env', 'MY_TOKEN'\) }}).
     type: str
     required: true
     env:

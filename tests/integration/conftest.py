@@ -8,11 +8,13 @@ The CLIs find the collection through ANSIBLE_COLLECTIONS_PATH: VOBIZ_TEST_COLLEC
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 
 import pytest
+import yaml
 
 from ansible_collections.vobiz.sip.tests.conftest import REPO_ROOT, collections_root
 from ansible_collections.vobiz.sip.tests.simulator.vobiz_simulator import Simulator
@@ -22,6 +24,7 @@ BIN_DIR = os.path.dirname(sys.executable)
 # Used only against the simulator; distinctive so that leak checks can search output for it.
 SAMPLE_AUTH_ID = "MA_DEMO0001"
 SAMPLE_TOKEN = "demo-token-not-secret"
+SAMPLE_SIZE = 300  # endpoints in the sample account
 
 
 @pytest.fixture
@@ -55,3 +58,58 @@ def run_cli(tool, *args, env, cwd=None, timeout=120):
     """Run one of the venv's Ansible CLIs (ansible-inventory, ansible-playbook, ansible-doc...)."""
     return subprocess.run([os.path.join(BIN_DIR, tool)] + [str(arg) for arg in args], env=env, cwd=cwd,
                           capture_output=True, text=True, timeout=timeout, check=False)
+
+
+# ansible-inventory helpers ---------------------------------------------------------------------
+
+def write_config(tmp_path, options=None, name="test.vobiz.yml"):
+    """An inventory config file of the plugin with these options."""
+    config = {"plugin": "vobiz.sip.endpoints"}
+    config.update(options or {})
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def inventory_cli(sim, tmp_path, *args, options=None, env=None, config=None):
+    """Run ansible-inventory on a config (written from options unless given) with the simulator's credentials."""
+    config = config or write_config(tmp_path, options)
+    return run_cli("ansible-inventory", "-i", config, *args, env=env or ansible_env(sim, tmp_path))
+
+
+def unwrap(value):
+    """The data without 2.19's {"__ansible_unsafe": ...} markers (older releases print plain values)."""
+    if isinstance(value, dict):
+        if set(value) == {"__ansible_unsafe"}:
+            return value["__ansible_unsafe"]
+        return {key: unwrap(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [unwrap(item) for item in value]
+    return value
+
+
+def normalise(listing):
+    """`--list` output unwrapped, with every host and child list sorted (and without 2.19's serialisation profile)."""
+    listing = unwrap(listing)
+    listing.get("_meta", {}).pop("profile", None)
+    for name, group in listing.items():
+        if name != "_meta":
+            for key in ("hosts", "children"):
+                if key in group:
+                    group[key] = sorted(group[key])
+    return listing
+
+
+def list_inventory(sim, tmp_path, options=None, env=None, config=None, extra_args=()):
+    result = inventory_cli(sim, tmp_path, "--list", *extra_args, options=options, env=env, config=config)
+    assert result.returncode == 0, result.stderr
+    return normalise(json.loads(result.stdout))
+
+
+def hostvars(listing):
+    return listing["_meta"]["hostvars"]
+
+
+def groups_of(listing):
+    """{group: sorted hosts} for every group that has hosts."""
+    return {name: group["hosts"] for name, group in listing.items() if name != "_meta" and group.get("hosts")}
