@@ -17,11 +17,14 @@ import random
 import re
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+import warnings
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from itertools import islice
 from urllib.parse import urlencode
 
 try:
     import requests
+    from urllib3.exceptions import InsecureRequestWarning
     HAS_REQUESTS = True
     REQUESTS_IMPORT_ERROR = None
 except ImportError as exc:  # the modules turn this into missing_required_lib()
@@ -93,10 +96,12 @@ class VobizClient:
 
     `log` receives one line per request (for -vvv); `stats` counts what a listing cost (for -v).
     `backoff_base` is the first retry wait in seconds when the API sends no Retry-After.
+    `warn` receives warnings meant for the user (display.warning, module.warn): today the one that
+    validate_certs is off.
     """
 
     def __init__(self, auth_id, auth_token, api_url=None, validate_certs=True, timeout=30, retries=5,
-                 page_size=MAX_PAGE_SIZE, max_concurrency=4, log=None, backoff_base=0.5):
+                 page_size=MAX_PAGE_SIZE, max_concurrency=4, log=None, backoff_base=0.5, warn=None):
         if not HAS_REQUESTS:
             raise VobizError("the Python library 'requests' is required by vobiz.sip: pip install requests")
         self.auth_id = _required_text("auth_id", auth_id, "VOBIZ_AUTH_ID")
@@ -114,6 +119,8 @@ class VobizClient:
         self.stats = {"requests": 0, "retries": 0, "pages": 0, "walks": 0}
         self._session = requests.Session()
         self._session.verify = bool(validate_certs)
+        if not validate_certs:
+            _warn_unverified(self.api_url, warn)
         adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=max(self.max_concurrency, 4))
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
@@ -157,8 +164,8 @@ class VobizClient:
         """POST a new endpoint; returns the API's answer (endpoint_id and the username it kept)."""
         body = self.request("POST", "Endpoint/", json_body=fields, idempotent=False)
         if not isinstance(body, dict) or not body.get("endpoint_id"):
-            raise VobizError("the API accepted the new endpoint but its reply names no endpoint_id (%s); "
-                             "list the endpoints to find it" % _clip(body), request="POST Endpoint/")
+            raise VobizError(self._redact("the API accepted the new endpoint but its reply names no endpoint_id (%s); "
+                                          "list the endpoints to find it" % _clip(body)), request="POST Endpoint/")
         return body
 
     def update_endpoint(self, endpoint_id, fields):
@@ -176,7 +183,8 @@ class VobizClient:
         applications = self._list_all("Application/", {}, "app_id")
         for application in applications:
             if not isinstance(application, dict) or application.get("app_id") in (None, ""):
-                raise VobizError("malformed Application record from GET %s: %s" % (self._path("Application/"), _clip(application)))
+                raise VobizError(self._redact("malformed Application record from GET %s: %s"
+                                              % (self._path("Application/"), _clip(application))))
             application["app_id"] = str(application["app_id"])
         return applications
 
@@ -204,7 +212,7 @@ class VobizClient:
             self._count("walks")
             first = self._get_page(resource, query, 0, self.page_size)
             page_size = min(self.page_size, first.limit or self.page_size)
-            offsets = range(page_size, first.total_count, page_size)
+            offsets = range(page_size, first.total_count if first.objects else 0, page_size)
             pages = [first] + self._get_pages(resource, query, offsets, page_size)
             objects = _unique(pages, key)
             totals = {page.total_count for page in pages}
@@ -219,12 +227,35 @@ class VobizClient:
                          % (self._path(resource), MAX_WALKS, problem), request="GET " + self._path(resource))
 
     def _get_pages(self, resource, query, offsets, page_size):
+        """The pages at `offsets`, in offset order, at most max_concurrency in flight.
+
+        No page is asked for once one comes back empty: the API has nothing at that offset, so total_count
+        overstated the listing (a lying server, or records deleted meanwhile) and this walk fails its check
+        anyway. Without that stop, a total_count of a billion would mean ten million requests.
+        """
         if not offsets:
             return []
         if self.max_concurrency == 1 or len(offsets) == 1:
-            return [self._get_page(resource, query, offset, page_size) for offset in offsets]
+            pages = []
+            for offset in offsets:
+                pages.append(self._get_page(resource, query, offset, page_size))
+                if not pages[-1].objects:
+                    break
+            return pages
+        pending = iter(offsets)
+        pages = []
         with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(offsets))) as pool:
-            return list(pool.map(lambda offset: self._get_page(resource, query, offset, page_size), offsets))
+            def submit(count):
+                return {pool.submit(self._get_page, resource, query, offset, page_size) for offset in islice(pending, count)}
+
+            running = submit(self.max_concurrency)
+            while running:
+                done, running = wait(running, return_when=FIRST_COMPLETED)
+                finished = [future.result() for future in done]
+                pages.extend(finished)
+                if all(page.objects for page in finished):
+                    running |= submit(len(done))
+        return sorted(pages, key=lambda page: page.offset)
 
     def _get_page(self, resource, query, offset, limit):
         params = dict(query, limit=limit, offset=offset)
@@ -234,8 +265,8 @@ class VobizClient:
         objects = body.get("objects") if isinstance(body, dict) else None
         total = meta.get("total_count") if isinstance(meta, dict) else None
         if not isinstance(objects, list) or not isinstance(total, int) or isinstance(total, bool) or total < 0:
-            raise VobizError("malformed reply from GET %s: expected {meta: {total_count}, objects: [...]}, got %s. "
-                             "Check api_url points at the Vobiz API" % (self._path(resource, params), _clip(body)),
+            raise VobizError(self._redact("malformed reply from GET %s: expected {meta: {total_count}, objects: [...]}, got %s. "
+                                          "Check api_url points at the Vobiz API" % (self._path(resource, params), _clip(body))),
                              request="GET " + self._path(resource, params))
         page_limit = meta.get("limit")
         return _Page(offset, objects, total, page_limit if isinstance(page_limit, int) and page_limit > 0 else None)
@@ -244,8 +275,8 @@ class VobizClient:
         try:
             return normalize_endpoint(raw)
         except MalformedRecordError as exc:
-            raise VobizError("malformed endpoint record from the Vobiz API: %s. Report it with the record's shape; "
-                             "vobiz.sip accepts the compact and the rich documented shapes" % exc) from None
+            raise VobizError(self._redact("malformed endpoint record from the Vobiz API: %s. Report it with the record's shape; "
+                                          "vobiz.sip accepts the compact and the rich documented shapes" % exc)) from None
 
     # HTTP ------------------------------------------------------------------------------------
 
@@ -262,8 +293,12 @@ class VobizClient:
             last = attempt == self.retries
             started = time.monotonic()
             try:
+                # verify per request: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override a Session's
+                # verify=False, which would silently turn validate_certs: false back on.
+                # No redirects: requests would carry X-Auth-Token to any host a redirect names (it strips only
+                # Authorization), so the token goes to api_url and nowhere else.
                 response = self._session.request(method, self.api_url + self._path(resource), params=params, json=json_body,
-                                                 timeout=self.timeout)
+                                                 timeout=self.timeout, verify=self._session.verify, allow_redirects=False)
             except requests.exceptions.RequestException as exc:
                 self._count("requests")
                 self._log("%s failed after %d ms: %s" % (label, _ms(started), self._redact(type(exc).__name__)))
@@ -277,6 +312,12 @@ class VobizClient:
             status = response.status_code
             if status == 404 and missing_ok:
                 return MISSING
+            if 300 <= status < 400:
+                raise VobizError(self._redact(
+                    "%s was redirected (HTTP %s) to %s. vobiz.sip does not follow redirects, so that the auth token goes to "
+                    "api_url only: set api_url to the API's own address (the default is %s)"
+                    % (label, status, _clip(response.headers.get("Location") or "nowhere", 200), DEFAULT_API_URL)),
+                    status=status, request=label)
             if status in _RETRYABLE_STATUS and (idempotent or status == 429) and not last:
                 self._wait(attempt, response.headers.get("Retry-After"))
                 continue
@@ -315,6 +356,10 @@ class VobizClient:
                      "or set validate_certs: false (VOBIZ_VALIDATE_CERTS=false) for a test server only" % self.api_url)
         elif isinstance(exc, requests.exceptions.Timeout):
             cause = "no answer within timeout=%ss. Raise timeout, or check the network path to %s" % (self.timeout, self.api_url)
+        elif isinstance(exc, requests.exceptions.ConnectionError) and _connection_reason(exc) in _DROPPED:
+            # Connected, then the connection died before the answer: api_url is fine, the path or server is not.
+            cause = "the connection to %s broke before the answer came (%s). Try again later or raise retries; if it keeps " \
+                    "happening check the network path or proxy" % (self.api_url, _connection_reason(exc))
         elif isinstance(exc, requests.exceptions.ConnectionError):
             cause = "cannot connect to %s (%s). Check api_url (VOBIZ_API_URL) and the network or proxy" % (
                 self.api_url, _connection_reason(exc))
@@ -344,6 +389,17 @@ _HINTS = {
     429: "The API kept rate limiting; lower max_concurrency or raise retries",
     "5xx": "The Vobiz API failed; try again later or raise retries",
 }
+
+
+def _warn_unverified(api_url, warn):
+    """Say once, in the user's own output, that TLS is not checked; silence urllib3's per-request warning instead."""
+    if not api_url.startswith("https://"):
+        return  # nothing to verify over plain http (the local simulator)
+    warnings.simplefilter("ignore", InsecureRequestWarning)
+    if warn is not None:
+        warn("validate_certs is false: the TLS certificate of %s is not checked, so anyone on the network path could read "
+             "the auth token and change the answers. Use it for a test server only; to trust a private CA keep "
+             "validate_certs true and set REQUESTS_CA_BUNDLE to its certificate" % api_url)
 
 
 def _decode(response):
@@ -393,6 +449,9 @@ def _never_reached_server(exc):
     return isinstance(exc, requests.exceptions.ConnectTimeout) or "Connection refused" in str(exc)
 
 
+_DROPPED = ("connection reset by peer", "remote end closed connection")
+
+
 def _connection_reason(exc):
     text = str(exc)
     for marker in ("Connection refused", "Name or service not known", "Temporary failure in name resolution",
@@ -408,8 +467,8 @@ def _unique(pages, key):
     for page in pages:
         for obj in page.objects:
             identity = obj.get(key) if isinstance(obj, dict) else None
-            if identity is None:
-                objects.append(obj)  # the normaliser names the broken record
+            if not isinstance(identity, (str, int, float)):
+                objects.append(obj)  # no usable id (null, a list...): the normaliser names the broken record
             elif identity not in seen:
                 seen.add(identity)
                 objects.append(obj)

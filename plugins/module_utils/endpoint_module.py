@@ -318,7 +318,7 @@ def require_requests(module):
 def connect(module):
     """A VobizClient for the module's connection options; raises VobizError for a bad option."""
     require_requests(module)
-    return client_from_params(module.params)
+    return client_from_params(module.params, warn=module.warn)
 
 
 def fail(module, error, **result):

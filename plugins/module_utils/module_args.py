@@ -25,6 +25,6 @@ def connection_argument_spec():
     )
 
 
-def client_from_params(params, log=None):
-    """A VobizClient from a module's params (or any mapping holding the connection options)."""
-    return VobizClient(log=log, **{name: params[name] for name in CONNECTION_OPTIONS})
+def client_from_params(params, log=None, warn=None):
+    """A VobizClient from a module's params (or any mapping holding the connection options); warn: module.warn."""
+    return VobizClient(log=log, warn=warn, **{name: params[name] for name in CONNECTION_OPTIONS})
