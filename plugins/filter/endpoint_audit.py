@@ -1,0 +1,387 @@
+# -*- coding: utf-8 -*-
+# Copyright: vobiz.sip contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters of the vobiz.sip.endpoint_audit role: provisioning checks over normalised endpoint records.
+
+The records come from vobiz.sip.endpoint_info (`endpoints`) or are rebuilt from the host variables
+the vobiz.sip.endpoints inventory plugin sets. Each check yields one result with a one-line message
+naming the endpoints at fault. Documentation: endpoint_audit.yml beside this file, and docs/audit.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ansible.errors import AnsibleFilterError
+from ansible.module_utils.parsing.convert_bool import BOOLEANS, boolean
+from ansible.utils.unsafe_proxy import wrap_var
+
+from ansible_collections.vobiz.sip.plugins.module_utils.endpoint_module import MAIN_ACCOUNT, username_match
+from ansible_collections.vobiz.sip.plugins.module_utils.records import ALLOW_FLAGS, RECORD_KEYS
+
+VARIABLE_PREFIX = "endpoint_audit_"
+UNREPORTED_POLICIES = ("warn", "fail", "ignore")
+PASSED = "passed"
+FAILED = "failed"
+WARNING = "warning"
+DEFAULT_MAX_NAMES = 50
+
+
+# The checks' settings --------------------------------------------------------------------------
+
+def normalize_checks(checks):
+    """The role's check settings validated and cleaned; a mistake raises one error naming the role variable.
+
+    Keys are the role variable names without the endpoint_audit_ prefix (see the role's argument spec).
+    """
+    if not isinstance(checks, Mapping):
+        raise AnsibleFilterError("the audit checks must be a mapping, got %s" % _kind(checks))
+    return {
+        "registered": _text_list(checks, "registered"),
+        "registered_groups": _text_list(checks, "registered_groups"),
+        "require_application": _bool(checks, "require_application"),
+        "allowed_applications": _text_list(checks, "allowed_applications"),
+        "flags": _flags(checks.get("flags")),
+        "unreported_flags": _choice(checks, "unreported_flags", UNREPORTED_POLICIES),
+        "counts_by_application": _counts(checks, "counts_by_application"),
+        "counts_by_sub_account": _counts(checks, "counts_by_sub_account"),
+        "max_names": _max_names(checks.get("max_names", DEFAULT_MAX_NAMES)),
+    }
+
+
+def _text_list(checks, key):
+    value = checks.get(key) or []
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+        raise AnsibleFilterError("%s%s must be a list, got %s" % (VARIABLE_PREFIX, key, _kind(value)))
+    for entry in value:
+        if isinstance(entry, bool) or not isinstance(entry, (str, int)) or not str(entry).strip():
+            raise AnsibleFilterError("%s%s must list names (text), got %s" % (VARIABLE_PREFIX, key, _kind(entry)))
+    return [str(entry).strip() for entry in value]
+
+
+def _bool(checks, key):
+    value = checks.get(key, False)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in BOOLEANS:
+        return boolean(value)
+    raise AnsibleFilterError("%s%s must be true or false, got %s" % (VARIABLE_PREFIX, key, _kind(value)))
+
+
+def _choice(checks, key, choices):
+    value = checks.get(key) or choices[0]
+    if value not in choices:
+        raise AnsibleFilterError("%s%s must be one of %s, got %r" % (VARIABLE_PREFIX, key, ", ".join(choices), value))
+    return value
+
+
+def _flags(flags):
+    flags = flags or {}
+    if not isinstance(flags, Mapping):
+        raise AnsibleFilterError("%sflags must map allow_* flags to true or false, got %s" % (VARIABLE_PREFIX, _kind(flags)))
+    unknown = sorted(str(flag) for flag in flags if flag not in ALLOW_FLAGS)
+    if unknown:
+        raise AnsibleFilterError("%sflags has unknown flag%s %s; the flags are: %s"
+                                 % (VARIABLE_PREFIX, "s" if len(unknown) > 1 else "", ", ".join(unknown), ", ".join(ALLOW_FLAGS)))
+    return {flag: _bool({"flags.%s" % flag: value}, "flags.%s" % flag) for flag, value in flags.items()}
+
+
+def _counts(checks, key):
+    """{label: (min, max)} from {label: N} (exactly N) or {label: {min: A, max: B}} (either bound optional)."""
+    counts = checks.get(key) or {}
+    if not isinstance(counts, Mapping):
+        raise AnsibleFilterError("%s%s must map names to a count, got %s" % (VARIABLE_PREFIX, key, _kind(counts)))
+    return {str(label).strip(): _bounds(value, "%s%s[%s]" % (VARIABLE_PREFIX, key, label)) for label, value in counts.items()}
+
+
+def _bounds(value, where):
+    if _is_count(value):
+        return [int(value), int(value)]
+    if isinstance(value, (list, tuple)) and len(value) == 2 and all(bound is None or _is_count(bound) for bound in value):
+        value = {"min": value[0], "max": value[1]}  # already normalised: [min, max]
+    if isinstance(value, Mapping) and value and set(value) <= {"min", "max"} and all(_is_count(bound) for bound in value.values() if bound is not None):
+        low, high = value.get("min"), value.get("max")
+        if low is None and high is None:
+            raise AnsibleFilterError("%s: give min, max or both" % where)
+        if low is not None and high is not None and int(low) > int(high):
+            raise AnsibleFilterError("%s: min %s is above max %s" % (where, low, high))
+        return [None if low is None else int(low), None if high is None else int(high)]
+    raise AnsibleFilterError("%s must be a count (a whole number of endpoints) or {min: N, max: M}, got %s" % (where, _kind(value)))
+
+
+def _is_count(value):
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, str):
+        return value.strip().isdigit()
+    return isinstance(value, int) and value >= 0
+
+
+def _max_names(value):
+    if not _is_count(value):
+        raise AnsibleFilterError("%smax_names must be a whole number (0 for no limit), got %s" % (VARIABLE_PREFIX, _kind(value)))
+    return int(value)
+
+
+# Records from the inventory --------------------------------------------------------------------
+
+def inventory_records(hosts, hostvars, prefix="vobiz_"):
+    """Normalised records rebuilt from the host variables of vobiz.sip.endpoints hosts (plus inventory_hostname)."""
+    records = []
+    for host in hosts or []:
+        variables = hostvars[host]
+        if variables.get(prefix + "endpoint_id") is None:
+            raise AnsibleFilterError("host %s has no %sendpoint_id variable: it does not come from the vobiz.sip.endpoints inventory "
+                                     "plugin, or that plugin uses another hostvars_prefix (set endpoint_audit_hostvars_prefix)"
+                                     % (host, prefix))
+        record = {key: variables.get(prefix + key) for key in RECORD_KEYS}
+        record["inventory_hostname"] = str(host)
+        records.append(record)
+    return records
+
+
+def group_members(group_names, groups, hostvars, prefix="vobiz_"):
+    """{group: [{host, endpoint_id}]} for each named inventory group; None for a group the inventory lacks."""
+    members = {}
+    for name in group_names or []:
+        if name not in groups:
+            members[name] = None
+            continue
+        members[name] = [{"host": str(host), "endpoint_id": hostvars[host].get(prefix + "endpoint_id")} for host in groups[name]]
+    return members
+
+
+# The checks ------------------------------------------------------------------------------------
+
+def audit(records, checks, members=None):
+    """{results: [{check, status, message, endpoints}], summary, lines} for the records under the checks.
+
+    `members` maps each group of registered_groups to its members (see group_members); a group
+    missing from it fails its check as not in the inventory.
+    """
+    checks = normalize_checks(checks)
+    records = _checked_records(records)
+    show = _name_lister(checks["max_names"])
+    results = []
+    if checks["registered"]:
+        results.append(check_registered(records, checks["registered"], show))
+    for group in checks["registered_groups"]:
+        results.append(check_group_registered(records, group, (members or {}).get(group), show))
+    if checks["require_application"]:
+        results.append(check_application_required(records, show))
+    if checks["allowed_applications"]:
+        results.append(check_allowed_applications(records, checks["allowed_applications"], show))
+    for flag, wanted in checks["flags"].items():
+        results.extend(check_flag(records, flag, wanted, checks["unreported_flags"], show))
+    for label, bounds in checks["counts_by_application"].items():
+        results.append(check_application_count(records, label, bounds))
+    for label, bounds in checks["counts_by_sub_account"].items():
+        results.append(check_sub_account_count(records, label, bounds))
+    summary = summarize(results, len(records))
+    lines = ["%s %s: %s" % (result["status"].upper(), result["check"], result["message"]) for result in results] + [summary["line"]]
+    return {"results": results, "summary": summary, "lines": lines}
+
+
+def _checked_records(records):
+    records = list(records or [])
+    for record in records:
+        if not isinstance(record, Mapping) or not record.get("endpoint_id"):
+            raise AnsibleFilterError("endpoint_audit checks endpoint records (vobiz.sip.endpoint_info's endpoints), got %s" % _kind(record))
+    return [dict({key: None for key in RECORD_KEYS}, **record) for record in records]
+
+
+def _name_lister(max_names):
+    """How messages list endpoint names: all of them, or the first max_names and how many more."""
+    def show(names):
+        names = [str(name) for name in names]
+        if max_names and len(names) > max_names:
+            return "%s and %d more" % (", ".join(names[:max_names]), len(names) - max_names)
+        return ", ".join(names)
+    return show
+
+
+def check_registered(records, usernames, show):
+    """Each listed username (or the form the API rewrote it into) is an endpoint that is registered."""
+    missing, unregistered = [], []
+    for username in usernames:
+        record = _find_by_username(records, username)
+        if record is None:
+            missing.append(username)
+        elif record["sip_registered"] is not True:
+            unregistered.append(record["username"])
+    return _registration_result("registered", "listed endpoints", len(usernames), unregistered, missing, show)
+
+
+def check_group_registered(records, group, members, show):
+    """Each endpoint in an inventory group is registered; a group the inventory lacks fails (a typo, usually)."""
+    check = "registered_group %s" % group
+    if members is None:
+        return _result(check, FAILED, "group %s is not in the inventory (check its name, or load the vobiz.sip.endpoints inventory)" % group)
+    by_id = {record["endpoint_id"]: record for record in records}
+    missing, unregistered = [], []
+    for member in members:
+        record = by_id.get(member["endpoint_id"]) if member["endpoint_id"] else _find_by_username(records, member["host"])
+        if record is None:
+            missing.append(member["host"])
+        elif record["sip_registered"] is not True:
+            unregistered.append(record["username"])
+    return _registration_result(check, "endpoints of group %s" % group, len(members), unregistered, missing, show)
+
+
+def _registration_result(check, what, total, unregistered, missing, show):
+    if not unregistered and not missing:
+        return _result(check, PASSED, "all %d %s are registered" % (total, what))
+    parts = []
+    if unregistered:
+        parts.append("%d not registered: %s" % (len(unregistered), show(unregistered)))
+    if missing:
+        parts.append("%d not among the audited endpoints: %s" % (len(missing), show(missing)))
+    message = "%d of %d %s fail: %s" % (len(unregistered) + len(missing), total, what, "; ".join(parts))
+    return _result(check, FAILED, message, unregistered + missing)
+
+
+def check_application_required(records, show):
+    without = [record["username"] for record in records if not record["application_id"]]
+    if not without:
+        return _result("application_required", PASSED, "all %d endpoints have an application" % len(records))
+    return _result("application_required", FAILED, "%d of %d endpoints have no application: %s" % (len(without), len(records), show(without)), without)
+
+
+def check_allowed_applications(records, allowed, show):
+    """Every endpoint with an application uses one of the allowed ones (by id or name); none is no concern here."""
+    outside = [record for record in records
+               if record["application_id"] and record["application_id"] not in allowed and record["application_name"] not in allowed]
+    if not outside:
+        return _result("allowed_applications", PASSED, "every application in use is allowed (%s)" % ", ".join(allowed))
+    used = {}
+    for record in outside:
+        label = _application_label(record)
+        used[label] = used.get(label, 0) + 1
+    names = [record["username"] for record in outside]
+    message = "%d endpoints use an application outside the allowed list (%s): %s" % (
+        len(outside), ", ".join("%s: %d" % (label, count) for label, count in sorted(used.items())), show(names))
+    return _result("allowed_applications", FAILED, message, names)
+
+
+def check_flag(records, flag, wanted, unreported_policy, show):
+    """One result for the flag's value; plus a warning (or, under `fail`, the same failure) for records without it."""
+    wrong = [record["username"] for record in records if record.get(flag) is not None and record.get(flag) != wanted]
+    unknown = [record["username"] for record in records if record.get(flag) is None]
+    shown = "true" if wanted else "false"
+    if unreported_policy == "fail":
+        wrong += unknown
+    results = []
+    if wrong:
+        message = "%d of %d endpoints do not have %s %s: %s" % (len(wrong), len(records), flag, shown, show(wrong))
+        if unreported_policy == "fail" and unknown:
+            message += " (%d of them do not report the flag)" % len(unknown)
+        results.append(_result(flag, FAILED, message, wrong))
+    elif len(unknown) < len(records) or not records or unreported_policy == "ignore":
+        message = "all %d endpoints that report %s have it %s" % (len(records) - len(unknown), flag, shown)
+        results.append(_result(flag, PASSED, message + (" (%d do not report it)" % len(unknown) if unknown else "")))
+    if unknown and unreported_policy == "warn":
+        # Not a pass: the compact API shape carries no allow_* flags, so nothing could be checked for these.
+        if len(unknown) == len(records):
+            message = "no endpoint reports %s (the API answered with compact records), so it was not checked" % flag
+        else:
+            message = "%d of %d endpoints do not report %s (compact API records), so it was not checked for them: %s" % (
+                len(unknown), len(records), flag, show(unknown))
+        results.append(_result(flag, WARNING, message, unknown))
+    return results
+
+
+def check_application_count(records, label, bounds):
+    """Endpoints on the application named (or with the id) `label`."""
+    matching = [record for record in records if label in (record["application_id"], record["application_name"])]
+    return _count_result("count application %s" % label, len(matching), bounds)
+
+
+def check_sub_account_count(records, label, bounds):
+    """Endpoints of the sub-account `label` (its auth_id), or of the main account for `main`."""
+    matching = [record for record in records if (record["sub_account"] or MAIN_ACCOUNT) == label]
+    return _count_result("count sub_account %s" % label, len(matching), bounds)
+
+
+def _count_result(check, count, bounds):
+    low, high = bounds
+    if low == high:
+        expected = "exactly %d" % low
+    else:
+        expected = " and ".join(part for part in ("at least %d" % low if low is not None else "", "at most %d" % high if high is not None else "") if part)
+    status = PASSED if (low is None or count >= low) and (high is None or count <= high) else FAILED
+    return _result(check, status, "%d endpoints, expected %s" % (count, expected))
+
+
+def summarize(results, endpoint_count):
+    failed = [result["check"] for result in results if result["status"] == FAILED]
+    warnings = [result["check"] for result in results if result["status"] == WARNING]
+    checks = [result for result in results if result["status"] != WARNING]
+    line = "endpoint audit of %d endpoints: %d checks, %d passed, %d failed" % (
+        endpoint_count, len(checks), len(checks) - len(failed), len(failed))
+    if failed:
+        line += " (%s)" % ", ".join(failed)
+    if warnings:
+        line += ", %d warning%s" % (len(warnings), "" if len(warnings) == 1 else "s")
+    if not checks:
+        line += "; no check is switched on (see the endpoint_audit role variables)"
+    return {"endpoints": endpoint_count, "checks": len(checks), "passed": len(checks) - len(failed), "failed": len(failed),
+            "failed_checks": failed, "warnings": len(warnings), "line": line}
+
+
+def _result(check, status, message, endpoints=()):
+    """One check's outcome; `endpoints` names every endpoint at fault (the message may list only the first ones)."""
+    return {"check": check, "status": status, "message": message, "endpoints": [str(name) for name in endpoints]}
+
+
+def _find_by_username(records, username):
+    """The record with this username, else the only one whose username the API rewrote from it."""
+    exact = [record for record in records if record["username"] == username]
+    if exact:
+        return exact[0]
+    rewritten = [record for record in records if username_match(username, record["username"]) == "rewritten"]
+    return rewritten[0] if len(rewritten) == 1 else None
+
+
+def _application_label(record):
+    return record["application_name"] or record["application_id"]
+
+
+def _kind(value):
+    """A value as an error message shows it: its YAML kind and the start of it."""
+    return "%s %s" % (_yaml_kind(value), _short_repr(value))
+
+
+def _yaml_kind(value):
+    # Checked in this order because bool is an int, and Ansible hands over its own list/dict subclasses.
+    for kinds, name in ((bool, "boolean"), ((int, float), "number"), (str, "text"), (Mapping, "mapping"), ((list, tuple), "list")):
+        if isinstance(value, kinds):
+            return name
+    return "null" if value is None else type(value).__name__
+
+
+def _short_repr(value):
+    if isinstance(value, Mapping):
+        value = dict(value)
+    elif isinstance(value, (list, tuple)):
+        value = list(value)
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+# Filter entry points ---------------------------------------------------------------------------
+
+def endpoint_audit(data, checks, hostvars=None, groups=None, hostvars_prefix="vobiz_"):
+    """The audit of endpoint records, or of inventory hosts when `hostvars` is given and `data` lists host names."""
+    if hostvars is not None and isinstance(data, (list, tuple)) and all(isinstance(host, str) for host in data):
+        data = inventory_records(data, hostvars, hostvars_prefix)
+    members = None
+    if groups is not None and hostvars is not None:
+        members = group_members(normalize_checks(checks)["registered_groups"], groups, hostvars, hostvars_prefix)
+    return wrap_var(audit(data, checks, members))
+
+
+class FilterModule:
+    """Provisioning checks for the vobiz.sip.endpoint_audit role."""
+
+    def filters(self):
+        return {"endpoint_audit": endpoint_audit}

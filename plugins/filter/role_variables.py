@@ -1,0 +1,43 @@
+# -*- coding: utf-8 -*-
+# Copyright: vobiz.sip contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filter that finds misspelt role variables, for the vobiz.sip roles.
+
+A role's argument spec checks the types of the variables it declares but says nothing about a
+variable it does not know: `endpoint_audit_require_aplication: true` would be silently ignored
+and the check it meant to switch on would never run. The roles therefore list every variable
+named with their prefix and pass those names here with the argument spec's options.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+
+from ansible.errors import AnsibleFilterError
+
+
+def unknown_role_variables(names, known):
+    """["name (did you mean x?)" or "name"] for each of `names` that is not in `known`, sorted."""
+    if isinstance(names, str) or isinstance(known, str):
+        raise AnsibleFilterError("unknown_role_variables takes two lists of variable names")
+    known = [str(name) for name in known or []]
+    unknown = sorted(set(str(name) for name in names or []) - set(known))
+    return [_with_suggestion(name, known) for name in unknown]
+
+
+def _with_suggestion(name, known):
+    # Compared without the prefix every name shares, which would make any two names look alike.
+    prefix = os.path.commonprefix(known) if len(known) > 1 else ""
+    if not name.startswith(prefix):
+        prefix = ""
+    suffixes = {known_name[len(prefix):]: known_name for known_name in known}
+    close = difflib.get_close_matches(name[len(prefix):], list(suffixes), n=1, cutoff=0.75)
+    return "%s (did you mean %s?)" % (name, suffixes[close[0]]) if close else name
+
+
+class FilterModule:
+    """Misspelt role variables."""
+
+    def filters(self):
+        return {"unknown_role_variables": unknown_role_variables}
