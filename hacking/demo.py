@@ -19,12 +19,26 @@ BIN = os.path.dirname(sys.executable)
 SAMPLE = os.path.join(REPO, "tests", "simulator", "data", "sample.yaml")
 EXAMPLES = os.path.join(REPO, "docs", "examples")
 
-# (title, command, exit codes that count as the expected outcome)
+# (title, command, exit codes that count as the expected outcome). "{reports}" is the demo's report folder.
+# The audit and the first drift check find real problems in the sample account, so they are expected to fail
+# (exit 2); README.md lists what they find.
 STEPS = [
     ("The endpoints as an inventory graph",
      ["ansible-inventory", "-i", "demo.vobiz.yml", "--graph"], (0,)),
     ("A play on the registered endpoints",
      ["ansible-playbook", "-i", "demo.vobiz.yml", "registered.yml"], (0,)),
+    ("Provisioning audit (expected to fail: 2 checks find problems)",
+     ["ansible-playbook", "-i", "localhost,", "audit.yml"], (2,)),
+    ("Drift check against desired_endpoints.yml (expected to fail: 4 differences)",
+     ["ansible-playbook", "-i", "localhost,", "drift.yml"], (2,)),
+    ("The drift report, as Markdown for a pull request",
+     ["cat", "{reports}/endpoint_drift.md"], (0,)),
+    ("What remediation would change (check mode: nothing is written)",
+     ["ansible-playbook", "-i", "localhost,", "drift.yml", "-e", "endpoint_drift_remediate=true", "--check", "--diff"], (0,)),
+    ("Remediation",
+     ["ansible-playbook", "-i", "localhost,", "drift.yml", "-e", "endpoint_drift_remediate=true"], (0,)),
+    ("Drift check again: no drift left",
+     ["ansible-playbook", "-i", "localhost,", "drift.yml"], (0,)),
 ]
 
 
@@ -68,6 +82,7 @@ def main():
         try:
             env = demo_env(api_url, workdir)
             for title, command, expected in STEPS:
+                command = [part.format(reports=env["VOBIZ_DEMO_REPORT_DIR"]) for part in command]
                 print("=== %s\n$ %s" % (title, " ".join(command)), flush=True)
                 code = subprocess.call(command, cwd=EXAMPLES, env=env)
                 if code not in expected:
