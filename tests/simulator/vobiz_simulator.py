@@ -25,9 +25,12 @@ import math
 import operator
 import os
 import re
+import shutil
 import signal
 import socket
 import socketserver
+import ssl
+import subprocess
 import sys
 import threading
 import time
@@ -200,12 +203,14 @@ def canonical_dataset(raw):
     for key in ("auth_id", "auth_token"):
         if not raw.get(key):
             raise ValueError(f"simulator data: '{key}' is required")
+    # Hostile-data tests need usernames the real API would refuse (Jinja, quotes, newlines): opt in explicitly.
+    any_username = as_bool(raw.get("allow_any_username", False), "allow_any_username")
     dataset = {
         "auth_id": str(raw["auth_id"]),
         "auth_token": str(raw["auth_token"]),
         "applications": [canonical_application(item, index) for index, item in enumerate(raw.get("applications") or [])],
         "sub_accounts": [canonical_sub_account(item, index) for index, item in enumerate(raw.get("sub_accounts") or [])],
-        "endpoints": [canonical_endpoint(item, index) for index, item in enumerate(raw.get("endpoints") or [])],
+        "endpoints": [canonical_endpoint(item, index, any_username) for index, item in enumerate(raw.get("endpoints") or [])],
     }
     check_dataset(dataset)
     return dataset
@@ -240,13 +245,13 @@ def canonical_sub_account(raw, index):
     }
 
 
-def canonical_endpoint(raw, index):
+def canonical_endpoint(raw, index, any_username=False):
     """The one internal form of an endpoint; response shapes are rendered from it per request."""
     where = f"endpoints[{index}]"
     if not isinstance(raw, dict):
         raise ValueError(f"{where}: must be a mapping")
     username = as_text(raw.get("username"))
-    if not username or not USERNAME_PATTERN.fullmatch(username):
+    if not username or not (any_username or USERNAME_PATTERN.fullmatch(username)):
         raise ValueError(f"{where}: username must be letters, digits and underscores, got {username!r}")
     record = {
         "endpoint_id": as_text(raw.get("endpoint_id")),  # None: the Account assigns one
@@ -411,6 +416,10 @@ def fault_rule(rule):
         normalised["retry_after"] = str(rule["retry_after"])
     if normalised["kind"] == "slow":
         normalised["delay_s"] = positive_number(rule, "delay_s", 1.0)
+    if normalised["kind"] == "redirect":
+        if not isinstance(rule.get("location"), str) or not rule["location"]:
+            raise ValueError(f"a redirect fault needs a location (a URL); got {rule!r}")
+        normalised["location"] = rule["location"]
     return normalised
 
 
@@ -1047,6 +1056,19 @@ def fault_nonjson200(sim, rule, answer):
     return ApiResponse(200, raw=b"OK", content_type="text/plain")
 
 
+def fault_redirect(sim, rule, answer):
+    """302 to the rule's `location`, as a proxy or a moved API might answer; the request is not carried out."""
+    return ApiResponse(302, raw=b"", headers={"Location": rule["location"]})
+
+
+def fault_empty_page(sim, rule, answer):
+    """A list page with its true meta (total_count too) but no objects; other answers pass unchanged."""
+    response = answer()
+    if isinstance(response.payload, dict) and isinstance(response.payload.get("objects"), list):
+        response.payload = dict(response.payload, objects=[])
+    return response
+
+
 # kind -> handler(simulator, rule, answer_normally); add a kind by adding a handler here.
 FAULT_HANDLERS = {
     "429": fault_status,
@@ -1059,6 +1081,8 @@ FAULT_HANDLERS = {
     "truncated": fault_truncated,
     "html502": fault_html502,
     "nonjson200": fault_nonjson200,
+    "empty_page": fault_empty_page,
+    "redirect": fault_redirect,
 }
 
 
@@ -1086,6 +1110,114 @@ class TokenBucket:
             self.tokens -= 1
             return 0.0
         return (1 - self.tokens) / self.rate
+
+
+# --------------------------------------------------------------------------- TLS
+
+TLS_HANDSHAKE_TIMEOUT = 10  # seconds; a client that connects and says nothing is dropped
+TEST_CA_NAME = "vobiz simulator test CA"
+TEST_CERT_DAYS = 2
+
+
+def server_tls_context(tls):
+    """A server-side TLS context from (certfile, keyfile); ValueError when they do not load."""
+    try:
+        certfile, keyfile = tls
+    except (TypeError, ValueError):
+        raise ValueError(f"tls must be (certfile, keyfile), got {tls!r}") from None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(os.fspath(certfile), os.fspath(keyfile))
+    except (OSError, ssl.SSLError) as exc:
+        raise ValueError(f"cannot load the TLS certificate {certfile} / key {keyfile}: {exc}") from None
+    return context
+
+
+def make_test_certificates(directory):
+    """A throwaway CA and a server certificate for 127.0.0.1 (subjectAltName IP:127.0.0.1), valid 2 days.
+
+    Writes ca.pem, server.pem and server.key into directory and returns their paths as a dict
+    (ca, cert, key). Uses the openssl command when there is one, else the cryptography package.
+    Clients trust the server by trusting ca.pem (for example REQUESTS_CA_BUNDLE=ca.pem).
+    """
+    directory = os.fspath(directory)
+    os.makedirs(directory, exist_ok=True)
+    paths = {name: os.path.join(directory, file) for name, file in
+             (("ca", "ca.pem"), ("ca_key", "ca.key"), ("cert", "server.pem"), ("key", "server.key"))}
+    if shutil.which("openssl"):
+        _certificates_with_openssl(directory, paths)
+    else:
+        _certificates_with_cryptography(paths)
+    return {name: paths[name] for name in ("ca", "cert", "key")}
+
+
+def _certificates_with_openssl(directory, paths):
+    extensions = os.path.join(directory, "server.ext")
+    with open(extensions, "w", encoding="ascii") as handle:
+        handle.write("subjectAltName=IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\n"
+                     "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n"
+                     "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid,issuer\n")
+    request = os.path.join(directory, "server.csr")
+    key_options = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    commands = [
+        ["openssl", "req", "-x509", *key_options, "-keyout", paths["ca_key"], "-out", paths["ca"],
+         "-days", str(TEST_CERT_DAYS), "-subj", f"/CN={TEST_CA_NAME}",
+         "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+        ["openssl", "req", "-new", *key_options, "-keyout", paths["key"], "-out", request, "-subj", f"/CN={LOOPBACK}"],
+        ["openssl", "x509", "-req", "-in", request, "-CA", paths["ca"], "-CAkey", paths["ca_key"], "-CAcreateserial",
+         "-out", paths["cert"], "-days", str(TEST_CERT_DAYS), "-extfile", extensions],
+    ]
+    for command in commands:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"{' '.join(command[:3])} failed: {result.stderr.strip()}")
+
+
+def _certificates_with_cryptography(paths):
+    try:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    except ImportError:
+        raise RuntimeError("making test certificates needs the openssl command or the cryptography package") from None
+    import ipaddress
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def build(subject, issuer, public_key, signing_key, extensions):
+        builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(public_key)
+                   .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+                   .not_valid_after(now + datetime.timedelta(days=TEST_CERT_DAYS)))
+        for extension, critical in extensions:
+            builder = builder.add_extension(extension, critical=critical)
+        return builder.sign(signing_key, hashes.SHA256())
+
+    def write(path, data):
+        with open(path, "wb") as handle:
+            handle.write(data)
+
+    ca_key, server_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, TEST_CA_NAME)])
+    no_usage = dict(content_commitment=False, data_encipherment=False, key_agreement=False, encipher_only=False,
+                    decipher_only=False)
+    ca = build(ca_name, ca_name, ca_key.public_key(), ca_key, [
+        (x509.BasicConstraints(ca=True, path_length=None), True),
+        (x509.KeyUsage(digital_signature=False, key_encipherment=False, key_cert_sign=True, crl_sign=True, **no_usage), True),
+        (x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False),
+    ])
+    server = build(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, LOOPBACK)]), ca_name, server_key.public_key(), ca_key, [
+        (x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(LOOPBACK))]), False),
+        (x509.BasicConstraints(ca=False, path_length=None), True),
+        (x509.KeyUsage(digital_signature=True, key_encipherment=True, key_cert_sign=False, crl_sign=False, **no_usage), True),
+        (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False),
+        (x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False),
+    ])
+    no_password = serialization.NoEncryption()
+    write(paths["ca"], ca.public_bytes(serialization.Encoding.PEM))
+    write(paths["ca_key"], ca_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, no_password))
+    write(paths["cert"], server.public_bytes(serialization.Encoding.PEM))
+    write(paths["key"], server_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, no_password))
 
 
 # --------------------------------------------------------------------------- HTTP server
@@ -1186,12 +1318,38 @@ class SimulatorServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128  # the default backlog of 5 drops connections when clients open many at once
 
-    def __init__(self, address, simulator, verbose=False):
+    def __init__(self, address, simulator, verbose=False, tls_context=None):
         self.simulator = simulator
         self.verbose = verbose
+        self.tls_context = tls_context
         self.open_connections = set()
         self.connections_lock = threading.Lock()
         super().__init__(address, RequestHandler)
+
+    def finish_request(self, request, client_address):
+        if self.tls_context is None:
+            super().finish_request(request, client_address)
+            return
+        # The TLS handshake runs here, in the connection's own thread, so a client that stalls or
+        # refuses our certificate never holds up accept() for the others.
+        request.settimeout(TLS_HANDSHAKE_TIMEOUT)
+        try:
+            secure = self.tls_context.wrap_socket(request, server_side=True)
+        except OSError:  # ssl.SSLError included: e.g. a client that does not trust the certificate
+            return
+        self._swap_connection(request, secure)
+        try:
+            super().finish_request(secure, client_address)
+        finally:
+            self._swap_connection(secure, None)
+            secure.close()
+
+    def _swap_connection(self, old, new):
+        # wrap_socket() takes the file descriptor over, so stop() must shut down the TLS socket instead.
+        with self.connections_lock:
+            self.open_connections.discard(old)
+            if new is not None:
+                self.open_connections.add(new)
 
     def server_bind(self):
         # HTTPServer.server_bind calls getfqdn(), a reverse DNS lookup that can stall.
@@ -1209,7 +1367,7 @@ class SimulatorServer(ThreadingHTTPServer):
         super().shutdown_request(request)
 
     def handle_error(self, request, client_address):
-        if isinstance(sys.exc_info()[1], ConnectionError):
+        if isinstance(sys.exc_info()[1], (ConnectionError, ssl.SSLError)):
             return  # a client hanging up mid-request is normal here, not worth a traceback
         super().handle_error(request, client_address)
 
@@ -1229,15 +1387,17 @@ class SimulatorServer(ThreadingHTTPServer):
 class Simulator:
     """The simulated Vobiz API: ``Simulator(data, **switches)``, then ``start()`` / ``stop()``.
 
-    ``data`` is a dict or a path to a YAML/JSON file; ``port=0`` picks a free port.
+    ``data`` is a dict or a path to a YAML/JSON file; ``port=0`` picks a free port;
+    ``tls=(certfile, keyfile)`` serves HTTPS instead of HTTP (see ``make_test_certificates``).
     """
 
-    def __init__(self, data, host=LOOPBACK, port=0, verbose=False, **switches):
+    def __init__(self, data, host=LOOPBACK, port=0, verbose=False, tls=None, **switches):
         if host not in (LOOPBACK, "localhost"):
             raise ValueError(f"the simulator binds to {LOOPBACK} only, not {host!r}")
         self._seed = load_data(data)
         self._port = port
         self._verbose = verbose
+        self._tls_context = server_tls_context(tls) if tls else None
         self._lock = threading.RLock()
         self._initial_switches = merge_switches(DEFAULT_SWITCHES, switches)
         self._server = None
@@ -1259,7 +1419,7 @@ class Simulator:
     def start(self):
         """Start serving in a background thread; returns the base URL."""
         if self._server is None:
-            self._server = SimulatorServer((LOOPBACK, self._port), self, self._verbose)
+            self._server = SimulatorServer((LOOPBACK, self._port), self, self._verbose, self._tls_context)
             self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
                                             name="vobiz-simulator", daemon=True)
             self._thread.start()
@@ -1287,7 +1447,8 @@ class Simulator:
 
     @property
     def url(self):
-        return f"http://{LOOPBACK}:{self.port}" if self._server else None
+        scheme = "https" if self._tls_context else "http"
+        return f"{scheme}://{LOOPBACK}:{self.port}" if self._server else None
 
     # ---- state and switches
 
@@ -1447,10 +1608,14 @@ def parse_args(argv):
     parser.add_argument("--latency-ms", type=float)
     parser.add_argument("--rewrite-usernames", action="store_true", default=None)
     parser.add_argument("--config", help="JSON object of switches, applied last")
+    parser.add_argument("--tls-cert", help="serve HTTPS with this PEM certificate (needs --tls-key)")
+    parser.add_argument("--tls-key", help="the PEM private key of --tls-cert")
     parser.add_argument("--verbose", action="store_true", help="log each request to stderr")
     args = parser.parse_args(argv)
     if args.data is None and args.generate is None:
         parser.error("--data is required unless --generate is given")
+    if (args.tls_cert is None) != (args.tls_key is None):
+        parser.error("--tls-cert and --tls-key go together")
     return args
 
 
@@ -1487,7 +1652,8 @@ def write_port_file(path, port):
 def main(argv=None):
     args = parse_args(argv)
     try:
-        simulator = Simulator(data_from_args(args), host=args.host, port=args.port, verbose=args.verbose,
+        tls = (args.tls_cert, args.tls_key) if args.tls_cert else None
+        simulator = Simulator(data_from_args(args), host=args.host, port=args.port, verbose=args.verbose, tls=tls,
                               **switches_from_args(args))
         url = simulator.start()
     except (OSError, ValueError, yaml.YAMLError) as exc:

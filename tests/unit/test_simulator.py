@@ -622,3 +622,125 @@ def test_cli_rejects_other_hosts():
     result = subprocess.run([sys.executable, SIMULATOR_PATH, "--generate", "1", "--host", "0.0.0.0"],
                             capture_output=True, text=True, timeout=30, check=False)
     assert result.returncode == 2 and "127.0.0.1" in result.stderr
+
+
+# ---------------------------------------------------------------- reliability additions: empty pages, deletions, TLS
+
+def test_empty_page_fault_keeps_the_true_meta(sim, api):
+    sim.configure(faults=[{"kind": "empty_page", "path_contains": "offset=20"}])
+    emptied = api("GET", "Endpoint/", params={"offset": 20}).json()
+    assert emptied["objects"] == [] and emptied["meta"]["total_count"] == 25 and emptied["meta"]["offset"] == 20
+    assert len(api("GET", "Endpoint/", params={"offset": 20}).json()["objects"]) == 5  # used up
+    assert [request["fault"] for request in sim.requests] == ["empty_page", None]
+
+
+def test_empty_page_fault_leaves_answers_without_objects_alone(sim, api):
+    sim.configure(faults=[{"kind": "empty_page", "times": 2}])
+    assert api("GET", "Endpoint/100000000000003/").json()["username"] == "user03"
+    assert api("GET", "Application/").json()["objects"] == []  # any list page is emptied
+    assert sim.switches["faults"] == []
+
+
+def test_page_mutations_delete_while_paging_shifts_later_offsets(sim, api):
+    sim.configure(page_mutations=[{"after_list_requests": 1, "remove": 3, "where": "start"}])
+    first = api("GET", "Endpoint/", params={"limit": 10}).json()
+    second = api("GET", "Endpoint/", params={"limit": 10, "offset": 10}).json()
+    assert first["meta"]["total_count"] == 25 and second["meta"]["total_count"] == 22
+    # user11..user13 slid onto the first page after it was served: a client that does not re-check skips them.
+    assert second["objects"][0]["username"] == "user14"
+    assert len(sim.endpoints) == 22 and sim.endpoints[0]["username"] == "user04"
+
+
+@pytest.fixture(scope="module", params=["openssl", "cryptography"])
+def certificates(request, tmp_path_factory):
+    directory = tmp_path_factory.mktemp("tls-" + request.param)
+    if request.param == "openssl":
+        return sim_module.make_test_certificates(directory)
+    paths = {name: str(directory / file) for name, file in
+             (("ca", "ca.pem"), ("ca_key", "ca.key"), ("cert", "server.pem"), ("key", "server.key"))}
+    sim_module._certificates_with_cryptography(paths)  # the fallback when there is no openssl command
+    return paths
+
+
+def test_tls_serves_https_that_only_the_test_ca_trusts(certificates):
+    with sim_module.Simulator(make_data(), tls=(certificates["cert"], certificates["key"])) as simulator:
+        assert simulator.url.startswith("https://127.0.0.1:")
+        session = requests.Session()
+        session.trust_env = False  # REQUESTS_CA_BUNDLE in the environment would override verify
+        with pytest.raises(requests.exceptions.SSLError):
+            session.get(f"{simulator.url}/_sim/health", timeout=5)  # the system CAs do not know ours
+        body = session.get(f"{simulator.url}/api/v1/Account/{AUTH_ID}/Endpoint/", headers=HEADERS,
+                           verify=certificates["ca"], timeout=5).json()
+        assert body["meta"]["total_count"] == 25  # still serving after the refused handshake
+
+
+def test_tls_faults_and_keep_alive_work_as_over_http(certificates):
+    simulator = sim_module.Simulator(make_data(), tls=(certificates["cert"], certificates["key"]))
+    base = simulator.start()
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = certificates["ca"]
+    session.headers.update(HEADERS)
+    simulator.configure(faults=[{"kind": "reset"}])
+    with pytest.raises(requests.ConnectionError):
+        session.get(f"{base}/api/v1/Account/{AUTH_ID}/Endpoint/", timeout=5)
+    assert session.get(f"{base}/_sim/health", timeout=5).json() == {"ok": True}
+    simulator.stop()  # must also close the idle TLS keep-alive connection
+    with pytest.raises(requests.ConnectionError):
+        session.get(f"{base}/_sim/health", timeout=5)
+
+
+def test_tls_with_a_certificate_that_does_not_load_is_rejected(tmp_path):
+    bogus = tmp_path / "bogus.pem"
+    bogus.write_text("not a certificate", encoding="ascii")
+    with pytest.raises(ValueError, match="cannot load the TLS certificate"):
+        sim_module.Simulator(make_data(), tls=(str(bogus), str(bogus)))
+    with pytest.raises(ValueError, match="certfile, keyfile"):
+        sim_module.Simulator(make_data(), tls="only-one-file.pem")
+
+
+def test_cli_serves_tls(certificates, tmp_path):
+    process = subprocess.Popen(
+        [sys.executable, SIMULATOR_PATH, "--generate", "3", "--tls-cert", certificates["cert"], "--tls-key", certificates["key"]],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = process.stdout.readline()
+        match = re.fullmatch(r"vobiz simulator listening on https://127\.0\.0\.1:(\d+)\n", line)
+        assert match, line + process.stderr.read()
+        session = requests.Session()
+        session.trust_env = False
+        body = session.get(f"https://127.0.0.1:{match.group(1)}/api/v1/Account/MA_DEMO0001/Endpoint/", verify=certificates["ca"],
+                           headers={"X-Auth-ID": "MA_DEMO0001", "X-Auth-Token": "demo-token-not-secret"}, timeout=5).json()
+        assert body["meta"]["total_count"] == 3
+    finally:
+        process.send_signal(signal.SIGTERM)
+        returncode = process.wait(timeout=10)
+        process.stdout.close()
+        process.stderr.close()
+    assert returncode == 0
+
+
+def test_cli_tls_cert_needs_its_key(certificates):
+    result = subprocess.run([sys.executable, SIMULATOR_PATH, "--generate", "1", "--tls-cert", certificates["cert"]],
+                            capture_output=True, text=True, timeout=30, check=False)
+    assert result.returncode == 2 and "--tls-key" in result.stderr
+
+
+def test_allow_any_username_serves_names_the_api_would_refuse():
+    data = make_data()
+    data["endpoints"][0]["username"] = "{{ lookup('pipe', 'id') }}\n\"quoted\""
+    with pytest.raises(ValueError, match="username"):
+        sim_module.Simulator(data)
+    data["allow_any_username"] = True
+    with sim_module.Simulator(data) as simulator:
+        body = requests.get(f"{simulator.url}/api/v1/Account/{AUTH_ID}/Endpoint/", headers=HEADERS, timeout=5).json()
+        assert body["objects"][0]["username"] == "{{ lookup('pipe', 'id') }}\n\"quoted\""
+
+
+def test_redirect_fault_sends_the_client_elsewhere(sim, api):
+    sim.configure(faults=[{"kind": "redirect", "location": "http://127.0.0.1:9/elsewhere"}])
+    response = api("GET", "Endpoint/", allow_redirects=False)
+    assert response.status_code == 302 and response.headers["Location"] == "http://127.0.0.1:9/elsewhere"
+    assert sim.requests[0]["fault"] == "redirect"
+    with pytest.raises(ValueError, match="location"):
+        sim.configure(faults=[{"kind": "redirect"}])
