@@ -52,6 +52,7 @@ _RETRYABLE_STATUS = frozenset((429, 500, 502, 503, 504))
 MISSING = object()
 _HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _WHITESPACE = re.compile(r"\s+")
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class VobizError(Exception):
@@ -425,7 +426,7 @@ def _api_error_text(response):
     else:
         text = error or body.get("message") or ""
         details = body.get("details")
-    text = str(text)
+    text = _clip(str(text), 300)
     if details:
         text += " (%s)" % _clip(details, 300)
     return text
@@ -500,7 +501,9 @@ def _path_segment(value):
 
 
 def _clip(value, limit=120):
+    """API text fit for one line of a message: control characters escaped (no injected lines or terminal codes), cut."""
     text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+    text = _CONTROL_CHARACTERS.sub(lambda match: "\\x%02x" % ord(match.group()), text)
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 

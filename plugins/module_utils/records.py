@@ -61,7 +61,7 @@ def normalize_endpoint(raw) -> EndpointRecord:
         raise MalformedRecordError("an endpoint record is %s, not a JSON object" % type(raw).__name__)
     endpoint_id = _text(raw, "endpoint_id")
     if not endpoint_id:
-        raise MalformedRecordError("an endpoint record has no endpoint_id (keys: %s)" % ", ".join(sorted(map(str, raw))[:12]))
+        raise MalformedRecordError("an endpoint record has no endpoint_id (keys: %s)" % ", ".join(sorted(map(repr, raw))[:12]))
     application_id, application_name = _application(raw.get("application"), endpoint_id)
     record = {key: None for key in RECORD_KEYS}
     record.update((field, _text(raw, field, endpoint_id)) for field in _TEXT_FIELDS)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.vobiz.sip.plugins.module_utils import api as api_module
 from ansible_collections.vobiz.sip.plugins.module_utils.api import (
     ENDPOINT_FILTERS,
     VobizClient,
@@ -260,3 +261,22 @@ def test_request_log_names_each_request_without_the_token(sim):
     assert len(lines) == 3
     assert all(line.startswith("GET /api/v1/Account/%s/Endpoint/?limit=100&offset=" % AUTH_ID) and " 200 " in line for line in lines)
     assert not any(TOKEN in line for line in lines)
+
+
+class _Reply:
+    """The two attributes of a requests.Response that error parsing reads."""
+
+    def __init__(self, body):
+        self.content = body.encode("utf-8")
+        self.text = body
+
+
+@pytest.mark.parametrize("body", [
+    '{"error": "bad\\n[ERROR]: forged line\\u001b[31m"}',
+    '{"error": {"message": "bad\\r\\nforged", "details": {"x": "y\\nz"}}}',
+    "plain\nforged\u001b[2J",
+])
+def test_api_error_text_cannot_inject_lines_or_terminal_codes(body):
+    text = api_module._api_error_text(_Reply(body))  # pylint: disable=protected-access
+    assert "bad" in text or "plain" in text
+    assert not any(character in text for character in "\n\r\x1b")
