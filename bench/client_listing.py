@@ -59,7 +59,7 @@ def main():
             seconds = []
             for _run in range(args.runs):
                 client = client_class("MA_DEMO0001", "demo-token-not-secret", api_url=url, page_size=args.page_size,
-                                     max_concurrency=args.max_concurrency)
+                                      max_concurrency=args.max_concurrency)
                 started = time.perf_counter()
                 records = client.list_endpoints()
                 seconds.append(time.perf_counter() - started)
