@@ -7,21 +7,41 @@ PYTHON ?= $(shell command -v python3 || command -v python)
 VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 BUILD := $(CURDIR)/.build
+LOGS := $(BUILD)/logs
 # The checkout itself, seen through the ansible_collections/<namespace>/<name> layout Ansible resolves.
 COLLECTIONS := $(BUILD)/collections
 COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/vobiz/sip
 # ansible-test wants a real copy (not a symlink) and keeps its venvs under HOME; both stay in .build.
-SANITY_ROOT := $(BUILD)/sanity/ansible_collections/vobiz/sip
 TEST_HOME := $(BUILD)/home
+# Tools with pins of their own get their own venvs, so they never move the ansible-core the tests run on.
+LINT_VENV := $(BUILD)/venv-lint
+DOCS_VENV := $(BUILD)/venv-docs
+# What users get: the tarball `ansible-galaxy collection build` makes, installed into a fresh collections path.
+# COLLECTION_TARBALL=/path/to/other.tar.gz runs the integration suite against another tarball instead.
+VERSION := $(shell sed -n 's/^version: *//p' galaxy.yml)
+BUILT_TARBALL := $(CURDIR)/dist/vobiz-sip-$(VERSION).tar.gz
+COLLECTION_TARBALL ?= $(BUILT_TARBALL)
+# Scratch paths are per make process (its PID), so two runs in one checkout never delete each other's files.
+RUN_ID := $(shell echo $$PPID)
+INSTALLED := $(BUILD)/installed/$(RUN_ID)
+
+# pytest-xdist workers: more than the CPUs, since the integration tests mostly wait for ansible-playbook and the simulator.
+PYTEST_WORKERS ?= 4
+PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS)
 
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help setup demo test unit integration sanity ansible-test-units clean
+# The gates of `make test`, cheapest first. Each one fails on any finding.
+TEST_STAGES := unit build integration lint docs-check docs-lint changelog-lint ee-check sanity ansible-test-units
+
+.PHONY: help setup demo test $(TEST_STAGES) installed docs test-matrix clean bench
 
 help:
-	@echo "make demo   start the bundled Vobiz simulator and show the collection at work"
-	@echo "make test   run the unit, integration and ansible-test sanity suites"
+	@echo "make demo         start the bundled Vobiz simulator and show the collection at work"
+	@echo "make test         every gate: $(TEST_STAGES)"
+	@echo "make test-matrix  unit and integration tests on the oldest and newest supported ansible-core"
+	@echo "make docs         regenerate docs/reference/ from the plugins' documentation"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,24 +56,80 @@ $(COLLECTION_LINK):
 
 setup: $(VENV)/.installed $(COLLECTION_LINK)
 
+# A tool venv, rebuilt from scratch when its requirements file changes: $(call tool-venv,VENV,REQUIREMENTS)
+define tool-venv
+rm -rf $(1) && $(PYTHON) -m venv $(1)
+$(1)/bin/python -m pip install -q --disable-pip-version-check -r $(2)
+touch $(1)/.installed
+endef
+
+$(LINT_VENV)/.installed: hacking/requirements-lint.txt
+	$(call tool-venv,$(LINT_VENV),$<)
+
+$(DOCS_VENV)/.installed: hacking/requirements-docs.txt
+	$(call tool-venv,$(DOCS_VENV),$<)
+
 demo: setup
 	$(BIN)/python hacking/demo.py
 
-test: unit integration sanity ansible-test-units
+# Each gate in turn; stops at the first red one, and says which gate ran, how it ended and how long it took.
+test:
+	@for stage in $(TEST_STAGES); do \
+	    start=$$(date +%s); echo "=== make $$stage"; \
+	    if ! $(MAKE) --no-print-directory $$stage; then \
+	        echo "=== make $$stage: FAILED after $$(( $$(date +%s) - start )) s"; exit 1; \
+	    fi; \
+	    echo "=== make $$stage: ok in $$(( $$(date +%s) - start )) s"; \
+	done
 
 unit: setup
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit
+	$(PYTEST) tests/unit
 
-integration: setup
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests/integration
+# The collection as Galaxy users get it: only what galaxy.yml's build_ignore lets through.
+build: setup
+	rm -f dist/vobiz-sip-*.tar.gz
+	$(BIN)/ansible-galaxy collection build --output-path dist --force
 
-# A fresh copy of the working tree each run, so sanity sees exactly what is here now.
-$(SANITY_ROOT): FORCE
-	rm -rf $(SANITY_ROOT) && mkdir -p $(SANITY_ROOT)
-	tar -C $(CURDIR) --exclude=./.venv --exclude=./.build --exclude=./.git --exclude=./tests/output \
-	    --exclude='__pycache__' --exclude=./.pytest_cache -cf - . | tar -C $(SANITY_ROOT) -xf -
+# A fresh install of the tarball (with the checkout out of sight, or ansible-galaxy would call it installed already);
+# `collection verify` checks the installed files against the tarball's manifest.
+installed: setup $(if $(filter $(BUILT_TARBALL),$(COLLECTION_TARBALL)),build)
+	rm -rf $(INSTALLED)
+	@echo "vobiz.sip from $(COLLECTION_TARBALL), installed into $(INSTALLED)"
+	ANSIBLE_COLLECTIONS_PATH=$(INSTALLED) $(BIN)/ansible-galaxy collection install --offline --force -p $(INSTALLED) $(COLLECTION_TARBALL)
+	ANSIBLE_COLLECTIONS_PATH=$(INSTALLED) $(BIN)/ansible-galaxy collection verify --offline -p $(INSTALLED) vobiz.sip
 
-FORCE:
+# The CLIs (ansible-inventory, ansible-playbook, ansible-doc) load vobiz.sip from the installed tarball, so a file
+# missing from the build fails here; the test code, fixtures and simulator are imported from the checkout.
+integration: installed
+	trap 'rm -rf $(INSTALLED)' EXIT; VOBIZ_TEST_COLLECTIONS_PATH=$(INSTALLED) $(PYTEST) tests/integration
+
+lint: setup $(LINT_VENV)/.installed
+	mkdir -p $(LOGS)
+	PATH=$(LINT_VENV)/bin:$$PATH XDG_CACHE_HOME=$(BUILD)/cache $(LINT_VENV)/bin/ansible-lint --nocolor 2>&1 | tee $(LOGS)/lint.$(RUN_ID).log
+	mv $(LOGS)/lint.$(RUN_ID).log $(LOGS)/lint.log
+	grep -q "Profile 'production' was required, and it passed" $(LOGS)/lint.log
+
+# docs/reference/ is generated: `make docs` rewrites it, `make docs-check` fails when it is stale.
+docs: setup $(DOCS_VENV)/.installed
+	$(DOCS_VENV)/bin/python hacking/render_reference.py --dest docs/reference
+
+docs-check: setup $(DOCS_VENV)/.installed
+	trap 'rm -rf $(BUILD)/reference.$(RUN_ID)' EXIT; \
+	$(DOCS_VENV)/bin/python hacking/render_reference.py --dest $(BUILD)/reference.$(RUN_ID) && \
+	diff -ru docs/reference $(BUILD)/reference.$(RUN_ID) || { echo "docs/reference/ is stale: run 'make docs' and commit the result"; exit 1; }
+
+docs-lint: setup $(DOCS_VENV)/.installed
+	PATH=$(DOCS_VENV)/bin:$$PATH $(DOCS_VENV)/bin/antsibull-docs lint-collection-docs --plugin-docs \
+	    --validate-collection-refs all --disallow-unknown-collection-refs .
+
+changelog-lint: $(DOCS_VENV)/.installed
+	$(DOCS_VENV)/bin/antsibull-changelog lint
+	$(DOCS_VENV)/bin/antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
+
+# What ansible-builder takes from the installed collection when it builds an execution environment with it.
+ee-check: installed $(DOCS_VENV)/.installed
+	trap 'rm -rf $(INSTALLED) $(BUILD)/ee.$(RUN_ID)' EXIT; \
+	$(DOCS_VENV)/bin/python hacking/check_ee.py --collections $(INSTALLED) --awx-doc docs/awx.md --work $(BUILD)/ee.$(RUN_ID)
 
 $(TEST_HOME)/.ansible/test/cache/.seeded: hacking/get_pip_shim.py
 	mkdir -p $(dir $@)
@@ -62,11 +138,39 @@ $(TEST_HOME)/.ansible/test/cache/.seeded: hacking/get_pip_shim.py
 
 PY_VERSION = $(shell $(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 
-sanity: setup $(SANITY_ROOT) $(TEST_HOME)/.ansible/test/cache/.seeded
-	cd $(SANITY_ROOT) && HOME=$(TEST_HOME) $(BIN)/ansible-test sanity --venv --python $(PY_VERSION) --color no
+# $(call ansible-test,COMMAND,CHECK): ansible-test COMMAND on a fresh copy of the working tree, so it sees exactly
+# what is here now, then the shell CHECK on its output ($$log). Each run copies into its own directory (removed
+# afterwards). ansible-test lists files with git when a .git is above them, and .build/ is git-ignored here, so the
+# copy gets a repository of its own. It exits 0 when it finds nothing to test ("All targets skipped"): that fails.
+define ansible-test
+mkdir -p $(LOGS) $(BUILD)/ansible-test
+root=$$(mktemp -d $(BUILD)/ansible-test/$(1).XXXXXX) && trap 'rm -rf "$$root"' EXIT && \
+copy=$$root/ansible_collections/vobiz/sip && log=$$root/$(1).log && mkdir -p $$copy && \
+tar -C $(CURDIR) --exclude=./.venv --exclude=./.build --exclude=./.git --exclude=./tests/output --exclude=./dist \
+    --exclude='__pycache__' --exclude=./.pytest_cache -cf - . | tar -C $$copy -xf - && \
+git -C $$copy init -q && \
+(cd $$copy && HOME=$(TEST_HOME) $(BIN)/ansible-test $(1) --venv --python $(PY_VERSION) --color no 2>&1 | tee $$log) && \
+cp $$log $(LOGS)/$(1).log && \
+! grep -q 'All targets skipped' $$log && \
+$(2)
+endef
 
-ansible-test-units: setup $(SANITY_ROOT) $(TEST_HOME)/.ansible/test/cache/.seeded
-	cd $(SANITY_ROOT) && HOME=$(TEST_HOME) $(BIN)/ansible-test units --venv --python $(PY_VERSION) --color no
+sanity: setup $(TEST_HOME)/.ansible/test/cache/.seeded
+	$(call ansible-test,sanity,for test in validate-modules pylint pep8 yamllint import ansible-doc; do \
+	    grep -q "Running sanity test \"$$test\"" $$log || { echo "sanity test $$test did not run"; exit 1; }; done)
+
+ansible-test-units: setup $(TEST_HOME)/.ansible/test/cache/.seeded
+	$(call ansible-test,units,grep -Eq '[0-9]+ passed' $$log)
+
+# Unit and integration tests on the oldest (2.16, Python 3.11) and newest (2.21, Python 3.13 or 3.12) ansible-core,
+# each in .build/matrix/<name>; one line per entry says what ran and how it ended, or what could not run and why.
+test-matrix: installed
+	trap 'rm -rf $(INSTALLED)' EXIT; $(BIN)/python hacking/test_matrix.py --root $(BUILD)/matrix --collections $(INSTALLED)
+
+# Not part of `make test`: times the inventory plugin and endpoint_info against Ansible's own floor (a few minutes)
+# and writes bench/results.md. BENCH_ARGS passes options to bench/run.py, e.g. BENCH_ARGS="--sizes 1000 --large 0".
+bench: setup
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD) dist tests/output
