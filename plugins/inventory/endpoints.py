@@ -352,7 +352,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         if "sub_account" in self._group_by:
             groups.append(self._sub_account_group(record["sub_account"]))
         return InventoryHost(
-            name=_unsafe(record[self._hostname_field] or endpoint_id),
+            name=_unsafe_name(record[self._hostname_field] or endpoint_id),
             endpoint_id=_unsafe(endpoint_id),
             variables={variable: _unsafe(record[key]) for key, variable in self._variable_names},
             groups=groups,
@@ -378,7 +378,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             for app_id in clashing:
                 slugs[app_id] = "%s_%s" % (slugs[app_id], _slug(app_id))
             taken = set()  # later rounds only settle names that still clash with each other
-        groups = {app_id: _unsafe("%sapp_%s" % (self._group_prefix, slug)) for app_id, slug in slugs.items()}
+        # Group names are the prefix (checked to be an identifier) and a slug of a-z0-9_: nothing to template.
+        groups = {app_id: "%sapp_%s" % (self._group_prefix, slug) for app_id, slug in slugs.items()}
         groups[None] = self._group_prefix + "app_none"
         return groups
 
@@ -387,7 +388,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             return self._group_prefix + "main_account"
         group = self._sub_account_groups.get(auth_id)
         if group is None:
-            group = self._sub_account_groups[auth_id] = _unsafe("%ssub_account_%s" % (self._group_prefix, _slug(auth_id)))
+            group = self._sub_account_groups[auth_id] = "%ssub_account_%s" % (self._group_prefix, _slug(auth_id))
         return group
 
     def _fixed_groups(self):
@@ -453,6 +454,15 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         self._set_composite_vars(compose, variables, name, strict=strict)
         self._add_host_to_composed_groups(groups, variables, name, strict=strict)
         self._add_host_to_keyed_groups(keyed_groups, variables, name, strict=strict)
+
+
+def _unsafe_name(name):
+    """A host name, marked unsafe only when it could be a template ('{' in it).
+
+    Before 2.19 a wrapped name prints as {"__ansible_unsafe": ...} in `--list --export`, which AWX's inventory
+    import cannot read (community.general#8212 settled on the same rule); from 2.19 on, _unsafe() costs nothing.
+    """
+    return _unsafe(name) if _PLAIN_STR_IS_UNSAFE or "{" in name else name
 
 
 def _unsafe(value):

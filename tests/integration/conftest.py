@@ -54,6 +54,11 @@ def ansible_env(sim=None, tmp_path=None, **extra):
     return env
 
 
+def one_line(text):
+    """Output with every run of whitespace as one space: ansible-core before 2.19 wraps warnings and errors."""
+    return " ".join(text.split())
+
+
 def run_cli(tool, *args, env, cwd=None, timeout=120):
     """Run one of the venv's Ansible CLIs (ansible-inventory, ansible-playbook, ansible-doc...)."""
     return subprocess.run([os.path.join(BIN_DIR, tool)] + [str(arg) for arg in args], env=env, cwd=cwd,

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from ansible_collections.vobiz.sip.tests.integration.conftest import SAMPLE_DATA, ansible_env, run_cli
+from ansible_collections.vobiz.sip.tests.integration.conftest import SAMPLE_DATA, ansible_env, one_line, run_cli
 from ansible_collections.vobiz.sip.tests.simulator.vobiz_simulator import Simulator, generate_data
 
 TIMEOUT = 1
@@ -146,7 +146,7 @@ def expect_complete_module(sim, completed, saved, label):
 
 
 def expect_clear_error(sim, completed, message, label):
-    output = completed.stdout + completed.stderr
+    output = one_line(completed.stdout + completed.stderr)
     assert completed.returncode != 0, "%s exited 0: %s" % (label, output[-3000:])
     assert re.search(message, output), "%s: %s" % (label, output[-3000:])
     assert "Traceback" not in output and sim.auth_token not in output, label
