@@ -18,6 +18,7 @@ from ansible.utils.unsafe_proxy import wrap_var
 
 from ansible_collections.vobiz.sip.plugins.module_utils.endpoint_module import MAIN_ACCOUNT, username_match
 from ansible_collections.vobiz.sip.plugins.module_utils.records import ALLOW_FLAGS, RECORD_KEYS
+from ansible_collections.vobiz.sip.plugins.plugin_utils.values import describe_value as _kind
 
 VARIABLE_PREFIX = "endpoint_audit_"
 UNREPORTED_POLICIES = ("warn", "fail", "ignore")
@@ -344,28 +345,6 @@ def _find_by_username(records, username):
 
 def _application_label(record):
     return record["application_name"] or record["application_id"]
-
-
-def _kind(value):
-    """A value as an error message shows it: its YAML kind and the start of it."""
-    return "%s %s" % (_yaml_kind(value), _short_repr(value))
-
-
-def _yaml_kind(value):
-    # Checked in this order because bool is an int, and Ansible hands over its own list/dict subclasses.
-    for kinds, name in ((bool, "boolean"), ((int, float), "number"), (str, "text"), (Mapping, "mapping"), ((list, tuple), "list")):
-        if isinstance(value, kinds):
-            return name
-    return "null" if value is None else type(value).__name__
-
-
-def _short_repr(value):
-    if isinstance(value, Mapping):
-        value = dict(value)
-    elif isinstance(value, (list, tuple)):
-        value = list(value)
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 # Filter entry points ---------------------------------------------------------------------------

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import re
 
-from collections.abc import Mapping
-
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.parsing.convert_bool import BOOLEANS, boolean
 from ansible.utils.unsafe_proxy import wrap_var
@@ -26,6 +24,7 @@ from ansible_collections.vobiz.sip.plugins.module_utils.endpoint_module import (
     username_match,
 )
 from ansible_collections.vobiz.sip.plugins.module_utils.records import ALLOW_FLAGS
+from ansible_collections.vobiz.sip.plugins.plugin_utils.values import describe_value as _kind
 
 # Bump when the report changes shape, so that tools reading the JSON can tell.
 REPORT_FORMAT = 1
@@ -454,28 +453,6 @@ def _cell(value):
 
 def _plural(count):
     return "" if count == 1 else "s"
-
-
-def _kind(value):
-    """A value as an error message shows it: its YAML kind and the start of it."""
-    return "%s %s" % (_yaml_kind(value), _short_repr(value))
-
-
-def _yaml_kind(value):
-    # Checked in this order because bool is an int, and Ansible hands over its own list/dict subclasses.
-    for kinds, name in ((bool, "boolean"), ((int, float), "number"), (str, "text"), (Mapping, "mapping"), ((list, tuple), "list")):
-        if isinstance(value, kinds):
-            return name
-    return "null" if value is None else type(value).__name__
-
-
-def _short_repr(value):
-    if isinstance(value, Mapping):
-        value = dict(value)
-    elif isinstance(value, (list, tuple)):
-        value = list(value)
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 # Filter entry points ---------------------------------------------------------------------------
