@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import sys
 
 import pytest
@@ -23,6 +24,7 @@ from ansible.template import Templar
 from ansible.utils.display import Display
 from ansible.utils.unsafe_proxy import AnsibleUnsafe
 
+from ansible_collections.vobiz.sip.plugins.inventory import endpoints as endpoints_plugin
 from ansible_collections.vobiz.sip.plugins.module_utils import api
 from ansible_collections.vobiz.sip.plugins.module_utils.records import RECORD_KEYS, normalize_endpoint
 
@@ -294,16 +296,22 @@ def test_every_api_value_and_host_name_is_unsafe(tmp_path):
                    if key.startswith("vobiz_") and isinstance(value, str)]
     assert len(api_strings) > 30
     assert all(is_unsafe(value) for value in api_strings)
-    assert all(is_unsafe(name) for name in inventory.hosts)
+    # Before 2.19 a host name is wrapped only when it could be a template (AWX cannot import wrapped names).
+    assert all(is_unsafe(name) or "{" not in name for name in inventory.hosts)
 
 
-def test_group_names_from_api_text_are_unsafe(tmp_path):
+@pytest.mark.parametrize("name", ["{{ lookup('pipe', 'id') }}", "{% raw %}x", "a{#b"])
+def test_host_names_that_could_be_templates_are_unsafe(name):
+    assert is_unsafe(endpoints_plugin._unsafe_name(trust_as_template(name)))  # pylint: disable=protected-access
+
+
+def test_group_names_from_api_text_cannot_be_templates(tmp_path):
     FakeClient.records = trusted_records()
     _inventory, plugin = parse(tmp_path)
     from_api = [group for host in plugin._build_hosts(FakeClient.records) for group in host["groups"]
                 if group.startswith(("vobiz_app_", "vobiz_sub_account_")) and group != "vobiz_app_none"]
     assert len(from_api) == 10  # 8 endpoints with an application, 2 in sub-accounts
-    assert all(is_unsafe(group) for group in from_api)
+    assert all(re.fullmatch(r"vobiz_[a-z0-9_]+", group) for group in from_api)
 
 
 def test_jinja_in_api_data_is_never_templated(tmp_path):
