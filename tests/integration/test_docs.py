@@ -1,0 +1,35 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""ansible-doc renders every module, filter and role of the installed collection, with the options users rely on."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.vobiz.sip.tests.integration.conftest import ansible_env, run_cli
+
+CONNECTION_OPTIONS = ("auth_id", "auth_token", "api_url", "validate_certs", "timeout", "retries", "page_size", "max_concurrency")
+
+
+INFO_OPTIONS = CONNECTION_OPTIONS + ("filters", "endpoint_id", "resolve_applications", "summary")
+ENDPOINT_OPTIONS = CONNECTION_OPTIONS + ("state", "username", "password", "update_password", "application", "allow_other_domains",
+                                         "sub_account")
+INVENTORY_OPTIONS = CONNECTION_OPTIONS + ("filters", "hostname", "group_by", "hostvars_prefix", "group_prefix", "VOBIZ_AUTH_TOKEN")
+DRIFT_VARIABLES = ("endpoint_drift_desired", "endpoint_drift_report_dir", "endpoint_drift_remediate", "endpoint_drift_allow_unexpected",
+                   "endpoint_drift_fail")
+
+
+@pytest.mark.parametrize("plugin_type, name, expected", [
+    ("module", "vobiz.sip.endpoint_info", INFO_OPTIONS),
+    ("module", "vobiz.sip.endpoint", ENDPOINT_OPTIONS),
+    ("inventory", "vobiz.sip.endpoints", INVENTORY_OPTIONS),
+    ("filter", "vobiz.sip.endpoint_drift", ("endpoint_drift",)),
+    ("role", "vobiz.sip.endpoint_audit", ("endpoint_audit_fail",)),
+    ("role", "vobiz.sip.endpoint_drift", DRIFT_VARIABLES),
+])
+def test_ansible_doc_renders(tmp_path, plugin_type, name, expected):
+    completed = run_cli("ansible-doc", "-t", plugin_type, name, env=ansible_env(None, tmp_path, ANSIBLE_PAGER="cat", PAGER="cat"))
+    assert completed.returncode == 0, completed.stderr
+    assert "ERROR" not in completed.stderr
+    missing = [word for word in expected if word not in completed.stdout]
+    assert not missing, "%s %s documents none of %s" % (plugin_type, name, missing)
