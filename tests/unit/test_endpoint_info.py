@@ -11,13 +11,12 @@ import os
 import pytest
 import yaml
 
-from ansible.module_utils import basic
-
 from ansible_collections.vobiz.sip.plugins.module_utils import endpoint_module
 from ansible_collections.vobiz.sip.plugins.module_utils.api import ENDPOINT_FILTERS
 from ansible_collections.vobiz.sip.plugins.modules import endpoint_info
 from ansible_collections.vobiz.sip.tests.conftest import REPO_ROOT
 from ansible_collections.vobiz.sip.tests.simulator.vobiz_simulator import Simulator
+from ansible_collections.vobiz.sip.tests.unit.module_runner import run_module_main
 
 SAMPLE = os.path.join(REPO_ROOT, "tests", "simulator", "data", "sample.yaml")
 AUTH_ID = "MA_DEMO0001"
@@ -41,11 +40,7 @@ def run_info(sim, capsys, monkeypatch):
     def run(**options):
         args = dict(auth_id=AUTH_ID, auth_token=TOKEN, api_url=sim.url, retries=0, _ansible_check_mode=True)
         args.update(options)
-        monkeypatch.setattr(basic, "_ANSIBLE_ARGS", json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode())
-        monkeypatch.setattr(basic, "_ANSIBLE_PROFILE", "legacy", raising=False)
-        with pytest.raises(SystemExit):
-            endpoint_info.main()
-        output = capsys.readouterr().out
+        output = run_module_main(endpoint_info.main, args, monkeypatch, capsys)
         assert TOKEN not in output
         return json.loads(output)
     return run

@@ -32,6 +32,7 @@ from ansible_collections.vobiz.sip.plugins.module_utils.endpoint_module import (
 from ansible_collections.vobiz.sip.plugins.module_utils.records import RECORD_KEYS
 from ansible_collections.vobiz.sip.plugins.modules import endpoint as endpoint_module_main
 from ansible_collections.vobiz.sip.tests.simulator.vobiz_simulator import Simulator
+from ansible_collections.vobiz.sip.tests.unit.module_runner import run_module_main
 
 AUTH_ID = "MA_UNIT0001"
 TOKEN = "unit-token-3b8e-never-shown"
@@ -263,11 +264,7 @@ def run_module(sim, capsys, monkeypatch):
         args = dict(auth_id=AUTH_ID, auth_token=TOKEN, api_url=sim.url, retries=0, _ansible_check_mode=check_mode,
                     _ansible_diff=diff)
         args.update(options)
-        monkeypatch.setattr(basic, "_ANSIBLE_ARGS", json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode())
-        monkeypatch.setattr(basic, "_ANSIBLE_PROFILE", "legacy", raising=False)
-        with pytest.raises(SystemExit):
-            endpoint_module_main.main()
-        output = capsys.readouterr().out
+        output = run_module_main(endpoint_module_main.main, args, monkeypatch, capsys)
         assert TOKEN not in output and PASSWORD not in output
         return json.loads(output), warnings
     return run
