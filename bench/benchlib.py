@@ -34,6 +34,11 @@ class BenchError(Exception):
     """A benchmark that could not run or gave a wrong answer (the numbers would mean nothing)."""
 
 
+def _simulator_module():
+    sys.path.insert(0, os.path.dirname(SIMULATOR))
+    return __import__("vobiz_simulator")
+
+
 class SimulatorProcess:
     """`vobiz_simulator.py --generate N --latency-ms L --shape mixed` on 127.0.0.1, as the real API would be: another process."""
 
@@ -46,21 +51,15 @@ class SimulatorProcess:
         self.url = None
 
     def __enter__(self):
-        self._process = subprocess.Popen(  # pylint: disable=consider-using-with
-            [sys.executable, SIMULATOR, "--generate", str(self.endpoints), "--latency-ms", str(self.latency_ms),
-             "--shape", "mixed", "--port", "0", "--port-file", self._port_file],
-            stdout=self._log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 120  # generating 100,000 endpoints takes a few seconds
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise BenchError("the simulator exited with status %s; see %s" % (self._process.returncode, self._log.name))
-            port = _read(self._port_file).strip() if os.path.exists(self._port_file) else ""
-            if port:
-                self.url = "http://127.0.0.1:" + port
-                return self
-            time.sleep(0.05)
-        self.__exit__()
-        raise BenchError("the simulator did not start within 120 s; see %s" % self._log.name)
+        cli_args = ["--generate", str(self.endpoints), "--latency-ms", str(self.latency_ms), "--shape", "mixed"]
+        try:
+            # generating 100,000 endpoints takes a few seconds
+            self._process, self.url = _simulator_module().start_process(cli_args, self._port_file, start_timeout=120,
+                                                                        stdout=self._log, stderr=subprocess.STDOUT)
+        except RuntimeError as exc:
+            self._log.close()
+            raise BenchError("%s; see %s" % (exc, self._log.name)) from None
+        return self
 
     def __exit__(self, *exc_info):
         if self._process is not None and self._process.poll() is None:

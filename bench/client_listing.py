@@ -28,20 +28,9 @@ def load_client_class():
 
 
 def start_simulator(endpoints, latency_ms, workdir):
-    port_file = os.path.join(workdir, "port")
-    process = subprocess.Popen([sys.executable, os.path.join(REPO, "tests", "simulator", "vobiz_simulator.py"),
-                                "--generate", str(endpoints), "--latency-ms", str(latency_ms), "--port", "0",
-                                "--port-file", port_file], stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if os.path.exists(port_file):
-            with open(port_file, encoding="utf-8") as handle:
-                port = handle.read().strip()
-            if port:
-                return process, "http://127.0.0.1:" + port
-        time.sleep(0.05)
-    process.terminate()
-    raise SystemExit("simulator did not start")
+    sys.path.insert(0, os.path.join(REPO, "tests", "simulator"))
+    return __import__("vobiz_simulator").start_process(["--generate", str(endpoints), "--latency-ms", str(latency_ms)],
+                                                       os.path.join(workdir, "port"), stdout=subprocess.DEVNULL)
 
 
 def main():

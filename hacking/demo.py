@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
@@ -43,19 +42,13 @@ STEPS = [
 
 
 def start_simulator(workdir):
-    port_file = os.path.join(workdir, "port")
-    process = subprocess.Popen([sys.executable, os.path.join(REPO, "tests", "simulator", "vobiz_simulator.py"),
-                                "--data", SAMPLE, "--port", "0", "--port-file", port_file],
-                               stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if os.path.exists(port_file) and open(port_file, encoding="utf-8").read().strip():
-            return process, "http://127.0.0.1:%s" % open(port_file, encoding="utf-8").read().strip()
-        if process.poll() is not None:
-            break
-        time.sleep(0.05)
-    process.terminate()
-    raise SystemExit("the simulator did not start; run it by hand: python tests/simulator/vobiz_simulator.py --data %s" % SAMPLE)
+    sys.path.insert(0, os.path.join(REPO, "tests", "simulator"))
+    simulator = __import__("vobiz_simulator")
+    try:
+        return simulator.start_process(["--data", SAMPLE], os.path.join(workdir, "port"), start_timeout=20,
+                                       stdout=subprocess.DEVNULL)
+    except RuntimeError as exc:
+        raise SystemExit("%s; run it by hand: python tests/simulator/vobiz_simulator.py --data %s" % (exc, SAMPLE)) from None
 
 
 def demo_env(api_url, workdir):

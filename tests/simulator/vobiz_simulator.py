@@ -1649,6 +1649,26 @@ def write_port_file(path, port):
     os.replace(temporary, path)  # readers never see a half-written file
 
 
+def start_process(cli_args, port_file, start_timeout=60, **popen_options):
+    """Run this simulator's CLI in a process of its own, as the real API would be; (process, base URL) once it listens.
+
+    For demos and benchmarks. Raises RuntimeError when the process exits or does not listen within start_timeout.
+    """
+    process = subprocess.Popen(  # pylint: disable=consider-using-with
+        [sys.executable, os.path.abspath(__file__)] + list(cli_args) + ["--port", "0", "--port-file", port_file], **popen_options)
+    deadline = time.monotonic() + start_timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("the simulator exited with status %s" % process.returncode)
+        if os.path.exists(port_file):  # written atomically by write_port_file()
+            with open(port_file, encoding="utf-8") as handle:
+                return process, "http://127.0.0.1:" + handle.read().strip()
+        time.sleep(0.05)
+    process.terminate()
+    process.wait()
+    raise RuntimeError("the simulator did not listen within %s s" % start_timeout)
+
+
 def main(argv=None):
     args = parse_args(argv)
     try:
