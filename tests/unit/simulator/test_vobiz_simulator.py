@@ -14,7 +14,7 @@ import threading
 import pytest
 import requests
 
-SIMULATOR_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "simulator")
+SIMULATOR_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "simulator")
 SIMULATOR_PATH = os.path.join(SIMULATOR_DIR, "vobiz_simulator.py")
 SAMPLE_PATH = os.path.join(SIMULATOR_DIR, "data", "sample.yaml")
 
