@@ -16,7 +16,7 @@ import requests
 
 from ansible_collections.vobiz.sip.tests.harness import hang_guard, run_bounded, start_in_own_session, stop_process_tree
 
-SIMULATOR_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "simulator")
+SIMULATOR_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "simulator")
 SIMULATOR_PATH = os.path.join(SIMULATOR_DIR, "vobiz_simulator.py")
 SAMPLE_PATH = os.path.join(SIMULATOR_DIR, "data", "sample.yaml")
 
