@@ -28,6 +28,7 @@ import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 benchlib = __import__("benchlib")
+resource = __import__("resource_bench")
 
 PAGE_SIZE = 100
 MAX_CONCURRENCY = 8
@@ -356,7 +357,7 @@ def info_table(results):
     return lines
 
 
-def report(args, machine, cases, info, seconds):
+def report(args, machine, cases, info, seconds, resource_results=None):
     lines = [
         "# vobiz.sip benchmark results",
         "",
@@ -372,17 +373,23 @@ def report(args, machine, cases, info, seconds):
         "no application on 10%%); %d rounds per case (%d for %s endpoints); `make bench` took %.0f s"
         % (PAGE_SIZE, MAX_CONCURRENCY, args.runs, args.large_runs, args.large or "no", seconds),
         "",
-        "## Inventory: whole `ansible-inventory --list` runs, medians",
-        "",
-        "Static floor = the faster (*) of a YAML inventory and a script inventory holding the plugin's hosts, variables and groups.",
-        "",
     ]
-    lines += inventory_tables(cases)
-    lines += ["", "## Per-endpoint cost at 0 ms latency (marginal: the empty account's fixed cost taken off)", ""]
-    lines += scaling_table(cases)
+    if cases:
+        lines += [
+            "## Inventory: whole `ansible-inventory --list` runs, medians",
+            "",
+            "Static floor = the faster (*) of a YAML inventory and a script inventory holding the plugin's hosts, variables and groups.",
+            "",
+        ]
+        lines += inventory_tables(cases)
+        lines += ["", "## Per-endpoint cost at 0 ms latency (marginal: the empty account's fixed cost taken off)", ""]
+        lines += scaling_table(cases)
     if info:
         lines += ["", "## Info module: whole `ansible-playbook` runs with `vobiz.sip.endpoint_info`, medians", ""]
         lines += info_table(info)
+    if resource_results:
+        lines += ["", "## The drift role and vobiz.sip.endpoints (`bench/resource_bench.py`): whole runs, medians", ""]
+        lines += resource.table(args, resource_results)
     return "\n".join(lines) + "\n"
 
 
@@ -397,10 +404,14 @@ def parse_args(argv=None):
                         help="static floors for the large size (a 100,000-host YAML inventory needs about 9 GB)")
     parser.add_argument("--info-size", type=int, default=10000, help="endpoints for the endpoint_info case; 0 skips it")
     parser.add_argument("--output", default=os.path.join(benchlib.REPO, "bench", "results.md"))
+    parser.add_argument("--only", choices=("all", "inventory", "resource"), default="all",
+                        help="run only the inventory and info cases, or only the drift role / vobiz.sip.endpoints case")
+    resource.add_arguments(parser, prefix="resource-")
     parser.add_argument("--keep", help="keep the work files (inventories, caches, outputs) in this directory")
     args = parser.parse_args(argv)
     args.sizes = [int(size) for size in args.sizes.split(",") if size]
     args.latencies = [int(latency) for latency in args.latencies.split(",") if latency]
+    args.resource_skip = [case for case in args.resource_skip.split(",") if case]
     return args
 
 
@@ -410,15 +421,19 @@ def main(argv=None):
     machine = benchlib.machine_description()
     with contextlib.ExitStack() as stack:
         workdir = benchlib.fresh_dir(args.keep) if args.keep else stack.enter_context(tempfile.TemporaryDirectory(prefix="vobiz-bench-"))
-        bench = InventoryBench(args, workdir)
-        # An empty account: the fixed cost of a run, which the per-endpoint costs leave out.
-        cases = bench.measure_size(0, [0], args.runs, ("yaml", "script"))
-        for size in args.sizes:
-            cases += bench.measure_size(size, args.latencies, args.runs, ("yaml", "script"))
-        if args.large:
-            cases += bench.measure_size(args.large, [0], args.large_runs, tuple(args.large_static.split(",")))
-        info = measure_info(args, workdir) if args.info_size else []
-    text = report(args, machine, cases, info, time.monotonic() - started)
+        cases, info, resource_results = [], [], []
+        if args.only in ("all", "inventory"):
+            bench = InventoryBench(args, workdir)
+            # An empty account: the fixed cost of a run, which the per-endpoint costs leave out.
+            cases = bench.measure_size(0, [0], args.runs, ("yaml", "script"))
+            for size in args.sizes:
+                cases += bench.measure_size(size, args.latencies, args.runs, ("yaml", "script"))
+            if args.large:
+                cases += bench.measure_size(args.large, [0], args.large_runs, tuple(args.large_static.split(",")))
+            info = measure_info(args, workdir) if args.info_size else []
+        if args.only in ("all", "resource"):
+            resource_results = resource.measure(args, workdir)
+    text = report(args, machine, cases, info, time.monotonic() - started, resource_results)
     with open(args.output, "w", encoding="utf-8") as handle:
         handle.write(text)
     print(text)

@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The drift role and vobiz.sip.endpoints on a large account, against the endpoint_info playbook of the same run.
 
-Usage: python bench/resource.py [--endpoints 2000] [--latency 20] [--changes 100] [--creates 50] [--large 10000]
+Usage: python bench/resource_bench.py [--endpoints 2000] [--latency 20] [--changes 100] [--creates 50] [--large 10000]
                                 [--runs 1] [--collections PATH] [--skip module,remediate] [--output FILE]
 
 The simulator serves N generated endpoints (`--generate N`, mixed shapes) at L ms per request. The desired file
@@ -15,7 +15,7 @@ lists every one of them as it is (username, alias, application by id), except `-
 - check at --large endpoints (desired file of the same shape).
 Each line gives the wall time, the ratio to the info playbook of the same size, and the API requests made.
 `--collections` points at another checkout's collections root (for example main's, for "before" figures).
-`make bench` runs this as one of its cases; run it alone with `python bench/resource.py`.
+`make bench` runs this as one of its cases; run it alone with `python bench/resource_bench.py`.
 """
 
 from __future__ import annotations
@@ -119,9 +119,9 @@ class ResourceBench:
         self.workdir = workdir
         self.env = benchlib.ansible_env(workdir, VOBIZ_AUTH_ID=benchlib.AUTH_ID, VOBIZ_AUTH_TOKEN=benchlib.AUTH_TOKEN,
                                         ANSIBLE_PYTHON_INTERPRETER=sys.executable)
-        if args.collections:
-            self.env["ANSIBLE_COLLECTIONS_PATH"] = args.collections
-        self.module_env = dict(self.env, PYTHONPATH=args.collections or benchlib.collections_root())
+        if args.resource_collections:
+            self.env["ANSIBLE_COLLECTIONS_PATH"] = args.resource_collections
+        self.module_env = dict(self.env, PYTHONPATH=args.resource_collections or benchlib.collections_root())
 
     def playbook(self, endpoints):
         path = os.path.join(self.workdir, "resource-%d.yml" % endpoints)
@@ -151,20 +151,20 @@ class ResourceBench:
         """A run that did not do its job measures nothing: check the reports and results it left."""
         if case in ("check", "remediate"):
             report = benchlib.load_json(os.path.join(self.workdir, "reports", "endpoint_drift.json"))
-            wanted = self.args.changes + self.args.creates
+            wanted = self.args.resource_changes + self.args.resource_creates
             if report["summary"]["drift"] != wanted:
                 raise benchlib.BenchError("%s: the drift report counts %s differences, not %d" % (case, report["summary"]["drift"], wanted))
         if case == "module":
             result = benchlib.load_json(output)
-            if result.get("failed") or len(result.get("commands", [])) < self.args.changes + self.args.creates:
+            if result.get("failed") or len(result.get("commands", [])) < self.args.resource_changes + self.args.resource_creates:
                 raise benchlib.BenchError("module: %s" % json.dumps(result)[:2000])
 
     def measure(self, endpoints, cases):
         desired_file = write_yaml(os.path.join(self.workdir, "desired-%d.yml" % endpoints),
-                                  desired_items(endpoints, self.args.changes, self.args.creates))
+                                  desired_items(endpoints, self.args.resource_changes, self.args.resource_creates))
         playbook = self.playbook(endpoints)
         rows = {case: [] for case in cases}
-        with benchlib.SimulatorProcess(endpoints, self.args.latency, self.workdir) as sim:
+        with benchlib.SimulatorProcess(endpoints, self.args.resource_latency, self.workdir) as sim:
             for round_number in range(self.args.runs):
                 for case in cases:
                     log("  resource, %d endpoints, %s, round %d/%d" % (endpoints, case, round_number + 1, self.args.runs))
@@ -187,26 +187,26 @@ def table(args, results):
                 endpoints, case, wall, ratio, benchlib.median([requests for _run, requests in runs]),
                 benchlib.median([run.cpu for run, _requests in runs])))
     lines += ["", "%d ms per request, page_size %d, max_concurrency %d; desired list: every endpoint, %d aliases changed, "
-              "%d new endpoints; %d round(s) per case." % (args.latency, PAGE_SIZE, MAX_CONCURRENCY, args.changes, args.creates, args.runs)]
+              "%d new endpoints; %d round(s) per case." % (args.resource_latency, PAGE_SIZE, MAX_CONCURRENCY, args.resource_changes, args.resource_creates, args.runs)]
     return lines
 
 
 def measure(args, workdir):
     bench = ResourceBench(args, benchlib.fresh_dir(os.path.join(workdir, "resource")))
-    results = [(args.endpoints, bench.measure(args.endpoints, [case for case in CASES if case not in args.skip]))]
-    if args.large:
-        results.append((args.large, bench.measure(args.large, ["info", "check"])))
+    results = [(args.resource_endpoints, bench.measure(args.resource_endpoints, [case for case in CASES if case not in args.resource_skip]))]
+    if args.resource_large:
+        results.append((args.resource_large, bench.measure(args.resource_large, ["info", "check"])))
     return results
 
 
 def add_arguments(parser, prefix=""):
-    parser.add_argument("--%sendpoints" % prefix, dest="endpoints", type=int, default=2000)
-    parser.add_argument("--%slatency" % prefix, dest="latency", type=int, default=20, help="simulated ms per request")
-    parser.add_argument("--%schanges" % prefix, dest="changes", type=int, default=100, help="aliases changed in the desired list")
-    parser.add_argument("--%screates" % prefix, dest="creates", type=int, default=50, help="new endpoints in the desired list")
-    parser.add_argument("--%slarge" % prefix, dest="large", type=int, default=10000, help="size of the extra check-only case; 0 skips it")
-    parser.add_argument("--%sskip" % prefix, dest="skip", default="", help="cases to leave out, e.g. module,remediate")
-    parser.add_argument("--%scollections" % prefix, dest="collections", help="collections root to measure instead of this checkout's")
+    parser.add_argument("--%sendpoints" % prefix, dest="resource_endpoints", type=int, default=2000)
+    parser.add_argument("--%slatency" % prefix, dest="resource_latency", type=int, default=20, help="simulated ms per request")
+    parser.add_argument("--%schanges" % prefix, dest="resource_changes", type=int, default=100, help="aliases changed in the desired list")
+    parser.add_argument("--%screates" % prefix, dest="resource_creates", type=int, default=50, help="new endpoints in the desired list")
+    parser.add_argument("--%slarge" % prefix, dest="resource_large", type=int, default=10000, help="size of the extra check-only case; 0 skips it")
+    parser.add_argument("--%sskip" % prefix, dest="resource_skip", default="", help="cases to leave out, e.g. module,remediate")
+    parser.add_argument("--%scollections" % prefix, dest="resource_collections", help="collections root to measure instead of this checkout's")
 
 
 def main(argv=None):
@@ -215,7 +215,7 @@ def main(argv=None):
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--output", help="also write the table to this file")
     args = parser.parse_args(argv)
-    args.skip = [case for case in args.skip.split(",") if case]
+    args.resource_skip = [case for case in args.resource_skip.split(",") if case]
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="vobiz-bench-") as workdir:
         text = "\n".join(table(args, measure(args, workdir))) + "\n"
