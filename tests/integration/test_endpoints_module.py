@@ -277,3 +277,36 @@ def test_bad_input_is_one_clear_error_and_no_write(sim, tmp_path, extra, message
     assert message in " ".join(output(completed).split())
     assert writes(sim) == []
     assert "Traceback" not in output(completed)
+
+
+# the drift role on top of the module -------------------------------------------------------------------------
+
+def test_drift_remediation_failing_part_way_keeps_the_report_and_a_rerun_finishes(sim, tmp_path):
+    """The connection comes only from module_defaults (no VOBIZ_* variables): the role honours them."""
+    sim.configure(shape="rich")
+    targets = lab(sim)[:3]
+    desired = [{"username": endpoint["username"], "alias": "Drifted %d" % index} for index, endpoint in enumerate(targets)]
+    sim.configure(faults=[{"kind": "503", "method": "POST", "path_contains": "/Endpoint/%s/" % targets[1]["endpoint_id"], "times": 50}])
+    role_vars = {"endpoint_drift_desired": desired, "endpoint_drift_filters": SCOPE, "endpoint_drift_allow_unexpected": True,
+                 "endpoint_drift_remediate": True, "endpoint_drift_report_dir": str(tmp_path / "reports"), "out_dir": str(tmp_path),
+                 "conn": {"auth_id": "MA_DEMO0001", "auth_token": SAMPLE_TOKEN, "api_url": sim.url, "retries": 0}}
+    (tmp_path / "vars.json").write_text(json.dumps(role_vars), encoding="utf-8")
+
+    def run():
+        completed = run_cli("ansible-playbook", "-i", "localhost,", os.path.join(PLAYBOOKS, "roles", "drift_module_defaults.yml"),
+                            "-e", "@%s" % (tmp_path / "vars.json"), env=ansible_env(None, tmp_path))
+        assert SAMPLE_TOKEN not in completed.stdout + completed.stderr
+        return completed, json.loads((tmp_path / "drift.json").read_text(encoding="utf-8"))
+
+    completed, result = run()
+    assert completed.returncode == 2, output(completed)
+    assert "remediation through vobiz.sip.endpoints failed" in output(completed) and "run the task again to finish" in output(completed)
+    assert result["summary"]["changed"] == 3 and len(result["actions"]) == 3  # the report and the fact are there all the same
+    assert (tmp_path / "reports" / "endpoint_drift.md").exists()
+    assert by_username(sim)[targets[1]["username"]]["alias"] == targets[1]["alias"]
+    sim.configure(faults=[])
+    completed, result = run()
+    assert completed.returncode == 0, output(completed)
+    assert [by_username(sim)[endpoint["username"]]["alias"] for endpoint in targets] == ["Drifted %d" % index for index in range(3)]
+    completed, result = run()
+    assert completed.returncode == 0 and result["drift"] is False
