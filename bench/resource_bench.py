@@ -145,6 +145,7 @@ class ResourceBench:
         run = benchlib.run_measured(argv, env, output)
         requests = sim.requests_made()
         self.verify(case, output)
+        log("    %s: %.1f s wall, %.1f s CPU, %d requests" % (case, run.wall, run.cpu, requests))
         return run, requests
 
     def verify(self, case, output):
