@@ -128,10 +128,14 @@ docs: setup $(DOCS_VENV)/.installed
 	$(call docsite,$(BUILD)/docs,)
 	@echo "The docsite is in $(BUILD)/docs/html: open $(BUILD)/docs/html/index.html"
 
-# The same build with every Sphinx warning an error (a broken reference, a bad page), in a scratch directory.
+# The same build with every Sphinx warning an error (a broken reference, a bad page), in a scratch directory; then
+# every page of it that README.md or docs/ tells users to open must exist.
 docsite: setup $(DOCS_VENV)/.installed
 	trap 'rm -rf $(BUILD)/docsite.$(RUN_ID)' EXIT; \
-	$(call docsite,$(BUILD)/docsite.$(RUN_ID),-W --keep-going)
+	$(call docsite,$(BUILD)/docsite.$(RUN_ID),-W --keep-going) && \
+	for page in $$(grep -ohE '\.build/docs/html/[A-Za-z0-9_./-]+\.html' README.md docs/*.md | sort -u); do \
+	    test -f $(BUILD)/docsite.$(RUN_ID)/html/$${page#.build/docs/html/} || { echo "$$page, named in the docs, is not in the docsite"; exit 1; }; \
+	done
 
 docs-lint: setup $(DOCS_VENV)/.installed
 	PATH=$(DOCS_VENV)/bin:$$PATH $(DOCS_VENV)/bin/antsibull-docs lint-collection-docs --plugin-docs \
