@@ -14,7 +14,7 @@ import re
 
 import yaml
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 DOCSITE = os.path.join(REPO_ROOT, "docs", "docsite")
 GUIDES_PAGE = os.path.join(DOCSITE, "rst", "guides.rst")
 # The event source lives outside plugins/, where antsibull-docs does not look: this guide is its only documentation.
