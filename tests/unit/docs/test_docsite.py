@@ -14,7 +14,8 @@ import re
 
 import yaml
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+from ansible_collections.vobiz.sip.tests.conftest import REPO_ROOT
+
 DOCSITE = os.path.join(REPO_ROOT, "docs", "docsite")
 GUIDES_PAGE = os.path.join(DOCSITE, "rst", "guides.rst")
 # The event source lives outside plugins/, where antsibull-docs does not look: this guide is its only documentation.
