@@ -22,7 +22,7 @@ author:
   - vobiz.sip maintainers (@vobiz-sip)
 options:
   desired:
-    description: The desired endpoints (the role's O(ansible_collections.vobiz.sip.endpoint_drift_role#role:main:endpoint_drift_desired)).
+    description: The desired endpoints (the role variable O(vobiz.sip.endpoint_drift#role:main:endpoint_drift_desired)).
     type: list
     elements: raw
   desired_file:
