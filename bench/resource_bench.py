@@ -139,8 +139,7 @@ class ResourceBench:
         else:
             argv = [os.path.join(benchlib.BIN_DIR, "ansible-playbook"), "-i", "localhost,", playbook, "-e", "case=" + case, "-e", "desired_file=" + desired_file, "-e", "report_dir=" + os.path.join(self.workdir, "reports")]
             env = dict(self.env, VOBIZ_API_URL=sim.url)  # the role's connection variables default to the environment
-        if case in ("remediate", "module"):
-            reset(sim)
+        reset(sim)  # every case starts from the generated account (remediation and the module change it)
         sim.clear_requests()
         run = benchlib.run_measured(argv, env, output)
         requests = sim.requests_made()
