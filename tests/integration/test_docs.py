@@ -23,6 +23,8 @@ DRIFT_VARIABLES = ("endpoint_drift_desired", "endpoint_drift_report_dir", "endpo
     ("module", "vobiz.sip.endpoint_info", INFO_OPTIONS),
     ("module", "vobiz.sip.endpoint", ENDPOINT_OPTIONS),
     ("inventory", "vobiz.sip.endpoints", INVENTORY_OPTIONS),
+    ("module", "vobiz.sip.endpoints", CONNECTION_OPTIONS + ("config", "merged", "replaced", "overridden", "deleted", "gathered", "scope")),
+    ("module", "vobiz.sip.endpoint_drift", CONNECTION_OPTIONS + ("desired_file", "remediate", "report_dir")),
     ("filter", "vobiz.sip.endpoint_drift", ("endpoint_drift",)),
     ("role", "vobiz.sip.endpoint_audit", ("endpoint_audit_fail",)),
     ("role", "vobiz.sip.endpoint_drift", DRIFT_VARIABLES),
