@@ -137,7 +137,8 @@ class ResourceBench:
                     module_args_file(self.workdir, sim, desired_file)]
             env = self.module_env
         else:
-            argv = [os.path.join(benchlib.BIN_DIR, "ansible-playbook"), "-i", "localhost,", playbook, "-e", "case=" + case, "-e", "desired_file=" + desired_file, "-e", "report_dir=" + os.path.join(self.workdir, "reports")]
+            argv = [os.path.join(benchlib.BIN_DIR, "ansible-playbook"), "-i", "localhost,", playbook, "-e", "case=" + case,
+                    "-e", "desired_file=" + desired_file, "-e", "report_dir=" + os.path.join(self.workdir, "reports")]
             env = dict(self.env, VOBIZ_API_URL=sim.url)  # the role's connection variables default to the environment
         reset(sim)  # every case starts from the generated account (remediation and the module change it)
         sim.clear_requests()
@@ -187,7 +188,8 @@ def table(args, results):
                 endpoints, case, wall, ratio, benchlib.median([requests for _run, requests in runs]),
                 benchlib.median([run.cpu for run, _requests in runs])))
     lines += ["", "%d ms per request, page_size %d, max_concurrency %d; desired list: every endpoint, %d aliases changed, "
-              "%d new endpoints; %d round(s) per case." % (args.resource_latency, PAGE_SIZE, MAX_CONCURRENCY, args.resource_changes, args.resource_creates, args.runs)]
+              "%d new endpoints; %d round(s) per case." % (args.resource_latency, PAGE_SIZE, MAX_CONCURRENCY, args.resource_changes,
+                                                           args.resource_creates, args.runs)]
     return lines
 
 
