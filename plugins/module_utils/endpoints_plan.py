@@ -97,18 +97,21 @@ def match_items(items, live):
                                     % (record["endpoint_id"], record["username"], item["username"]))
             matches[index] = record
             claimed.add(record["endpoint_id"])
-    for rewritten in (False, True):
-        for index, item in enumerate(items):
-            if matches[index] is not None or item.get("endpoint_id"):
-                continue
-            candidates = [record for record in live if record["endpoint_id"] not in claimed]
-            if rewritten:
-                record = find_endpoint(candidates, item["username"], item.get("alias"))
-            else:
-                record = next((record for record in candidates if record["username"] == item["username"]), None)
-            if record is not None:
-                matches[index] = record
-                claimed.add(record["endpoint_id"])
+    by_username = {}
+    for record in live:
+        by_username.setdefault(record["username"], record)  # usernames are unique on an account
+    for index, item in enumerate(items):
+        record = by_username.get(item["username"])
+        if matches[index] is None and not item.get("endpoint_id") and record is not None and record["endpoint_id"] not in claimed:
+            matches[index] = record
+            claimed.add(record["endpoint_id"])
+    unmatched = [index for index, item in enumerate(items) if matches[index] is None and not item.get("endpoint_id")]
+    for index in unmatched:  # only these pay for a scan of the live records
+        candidates = [record for record in live if record["endpoint_id"] not in claimed]
+        record = find_endpoint(candidates, items[index]["username"], items[index].get("alias"))
+        if record is not None:
+            matches[index] = record
+            claimed.add(record["endpoint_id"])
     return matches
 
 
