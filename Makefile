@@ -120,8 +120,10 @@ installed: setup $(if $(filter $(BUILT_TARBALL),$(COLLECTION_TARBALL)),build)
 
 # The CLIs (ansible-inventory, ansible-playbook, ansible-doc) load vobiz.sip from the installed tarball, so a file
 # missing from the build fails here; the test code, fixtures and simulator are imported from the checkout.
+# INTEGRATION_TESTS=tests/integration/test_event_source.py runs one file (the whole suite by default).
+INTEGRATION_TESTS ?= tests/integration
 integration: installed rulebook
-	trap 'rm -rf $(INSTALLED)' EXIT; $(RULEBOOK_JAVA) VOBIZ_TEST_COLLECTIONS_PATH=$(INSTALLED) $(PYTEST) tests/integration
+	trap 'rm -rf $(INSTALLED)' EXIT; $(RULEBOOK_JAVA) VOBIZ_TEST_COLLECTIONS_PATH=$(INSTALLED) $(PYTEST) $(INTEGRATION_TESTS)
 
 lint: setup $(LINT_VENV)/.installed
 	mkdir -p $(LOGS)
