@@ -151,7 +151,7 @@ changelog-lint: $(DOCS_VENV)/.installed
 # What ansible-builder takes from the installed collection when it builds an execution environment with it.
 ee-check: installed $(DOCS_VENV)/.installed
 	trap 'rm -rf $(INSTALLED) $(BUILD)/ee.$(RUN_ID)' EXIT; \
-	$(DOCS_VENV)/bin/python hacking/check_ee.py --collections $(INSTALLED) --awx-doc docs/awx.md --work $(BUILD)/ee.$(RUN_ID)
+	$(DOCS_VENV)/bin/python hacking/check_ee.py --collections $(INSTALLED) --awx-doc docs/awx.md --events-doc docs/events.md --work $(BUILD)/ee.$(RUN_ID)
 
 $(TEST_HOME)/.ansible/test/cache/.seeded: hacking/get_pip_shim.py
 	mkdir -p $(dir $@)
