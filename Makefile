@@ -34,8 +34,10 @@ COLLECTION_TARBALL ?= $(BUILT_TARBALL)
 RUN_ID := $(shell echo $$PPID)
 INSTALLED := $(BUILD)/installed/$(RUN_ID)
 
-# pytest-xdist workers: more than the CPUs, since the integration tests mostly wait for ansible-playbook and the simulator.
-PYTEST_WORKERS ?= 4
+# pytest-xdist workers: one per CPU (each integration worker runs ansible-playbook and a simulator of its own);
+# `make test PYTEST_WORKERS=N` overrides it.
+PYTEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
+export PYTEST_WORKERS
 PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS)
 
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
@@ -123,7 +125,7 @@ installed: setup $(if $(filter $(BUILT_TARBALL),$(COLLECTION_TARBALL)),build)
 # INTEGRATION_TESTS=tests/integration/test_event_source.py runs one file (the whole suite by default).
 INTEGRATION_TESTS ?= tests/integration
 integration: installed rulebook
-	trap 'rm -rf $(INSTALLED)' EXIT; $(RULEBOOK_JAVA) VOBIZ_TEST_COLLECTIONS_PATH=$(INSTALLED) $(PYTEST) $(INTEGRATION_TESTS)
+	trap 'rm -rf $(INSTALLED)' EXIT; $(RULEBOOK_JAVA) VOBIZ_TEST_COLLECTIONS_PATH=$(INSTALLED) $(PYTEST) --durations=15 $(INTEGRATION_TESTS)
 
 lint: setup $(LINT_VENV)/.installed
 	mkdir -p $(LOGS)
