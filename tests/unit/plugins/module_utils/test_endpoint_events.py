@@ -30,6 +30,7 @@ from ansible_collections.vobiz.sip.plugins.module_utils.endpoint_events import (
 )
 from ansible_collections.vobiz.sip.plugins.module_utils.records import RECORD_KEYS
 from ansible_collections.vobiz.sip.tests.conftest import REPO_ROOT
+from ansible_collections.vobiz.sip.tests.harness import hang_guard
 from ansible_collections.vobiz.sip.tests.simulator.vobiz_simulator import Simulator
 
 set_hypothesis_home_dir(os.path.join(tempfile.gettempdir(), "vobiz-sip-hypothesis"))
@@ -225,7 +226,7 @@ async def _poll(sim, args, steps):
             if callback:
                 callback(sim)
             target = _listings(sim) + listings_to_wait
-            async with asyncio.timeout(120):  # hang guard only
+            async with asyncio.timeout(hang_guard(5)):  # a few listings of one second each
                 while _listings(sim) < target:
                     if task.done():
                         task.result()
