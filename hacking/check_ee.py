@@ -112,7 +112,7 @@ def main():
     builder = os.path.join(os.path.dirname(sys.executable), "ansible-builder")
     problems = check_introspection(builder, args.collections) + check_bindep()
     for doc, marker in ((args.awx_doc, EE_MARKER), (args.events_doc, DE_MARKER)):
-        problems += check_documented_definition(builder, doc, marker, os.path.join(args.work, marker.lstrip("# ").split(".")[0]))
+        problems += check_documented_definition(builder, doc, marker, os.path.join(args.work, os.path.splitext(marker.lstrip("# "))[0]))
     for problem in problems:
         print("ERROR: " + problem)
     sys.exit(1 if problems else 0)

@@ -12,6 +12,7 @@ source runs inside ansible-rulebook, whose venv need not hold ansible-core.
 from __future__ import annotations
 
 import difflib
+import math
 
 from ansible_collections.vobiz.sip.plugins.module_utils.api import DEFAULT_API_URL, VobizError, validate_filters
 from ansible_collections.vobiz.sip.plugins.module_utils.records import RECORD_KEYS
@@ -165,7 +166,7 @@ def _interval(value):
         number = float(value) if not isinstance(value, bool) else None
     except (TypeError, ValueError):
         number = None
-    if number is None or not number >= MIN_INTERVAL or number == float("inf"):
+    if number is None or not math.isfinite(number) or number < MIN_INTERVAL:
         raise VobizError("%s: interval must be a number of seconds, at least %s, got %r" % (SOURCE_NAME, MIN_INTERVAL, value))
     return number
 

@@ -182,6 +182,8 @@ def test_arguments_come_from_the_environment_with_the_modules_names():
     ({"events": []}, r"events must be a non-empty list"),
     ({"interval": 0.2}, r"interval must be a number of seconds, at least 1"),
     ({"interval": "soon"}, r"interval must be a number of seconds"),
+    ({"interval": "nan"}, r"interval must be a number of seconds"),
+    ({"interval": float("inf")}, r"interval must be a number of seconds"),
     ({"initial_state": "maybe"}, r"initial_state must be true or false"),
     ({"validate_certs": "perhaps"}, r"validate_certs must be true or false"),
 ])
