@@ -142,7 +142,7 @@ def test_try_it_on_your_account_with_make_simulator(clone, tmp_path):
         assert any("/Endpoint/" in path for path in paths)
 
         # With the example ansible.cfg, a failed listing fails the command with our message, reported once.
-        failed = run_shell(["cd ~/vobiz-inventory", "ansible-inventory -i prod.vobiz.yml --graph"],
+        failed = run_shell(['export PATH="$PWD/.venv/bin:$PATH"', "cd ~/vobiz-inventory", "ansible-inventory -i prod.vobiz.yml --graph"],
                            dict(env, VOBIZ_AUTH_TOKEN="not-the-token"), str(clone))
         assert failed.returncode != 0, failed.stdout
         assert len(re.findall(r"\[WARNING\]: Failed to parse inventory with", failed.stdout)) == 1, failed.stdout
