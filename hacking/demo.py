@@ -121,9 +121,12 @@ def quiet_tasks_removed(output):
     return shown
 
 
+# What a task that has nothing to say prints: its status, once per host or loop item.
+QUIET_RESULT = re.compile(r"(ok|skipping): \[[^]]*\]( => \(item=.*\))? ?$")
+
+
 def _unless_quiet(task):
-    quiet = task and task[0].startswith("TASK [") and all(re.match(r"(ok|skipping): \[[^]]*\]( => \(item=.*\))? ?$", line)
-                                                           for line in task[1:])
+    quiet = task and task[0].startswith("TASK [") and all(QUIET_RESULT.match(line) for line in task[1:])
     return [] if quiet else task
 
 

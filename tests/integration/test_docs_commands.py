@@ -25,7 +25,6 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ import pytest
 import yaml
 
 from ansible_collections.vobiz.sip.tests.conftest import REPO_ROOT
+from ansible_collections.vobiz.sip.tests.harness import hang_guard, run_bounded
 from ansible_collections.vobiz.sip.tests.integration.conftest import SAMPLE_AUTH_ID, SAMPLE_DATA, SAMPLE_TOKEN, ansible_env
 from ansible_collections.vobiz.sip.tests.simulator.vobiz_simulator import Simulator
 
@@ -207,28 +207,22 @@ def installed_collection(tmp_path_factory):
         return os.path.join(installed, "ansible_collections", "vobiz", "sip")
     work = tmp_path_factory.mktemp("collection")
     env = ansible_env(None, work)
-    build = guarded_run(["ansible-galaxy", "collection", "build", "--output-path", str(work), REPO_ROOT], env=env, cwd=str(work))
+    build = run_shell_command(["ansible-galaxy", "collection", "build", "--output-path", str(work), REPO_ROOT], env=env, cwd=str(work),
+                              expected_seconds=20)
     assert build.returncode == 0, build.stdout
     tarball = glob.glob(str(work / "vobiz-sip-*.tar.gz"))
-    install = guarded_run(["ansible-galaxy", "collection", "install", "--offline", "-p", str(work / "installed")] + tarball,
-                          env=dict(env, ANSIBLE_COLLECTIONS_PATH=str(work / "installed")), cwd=str(work))
+    install = run_shell_command(["ansible-galaxy", "collection", "install", "--offline", "-p", str(work / "installed")] + tarball,
+                                env=dict(env, ANSIBLE_COLLECTIONS_PATH=str(work / "installed")), cwd=str(work), expected_seconds=20)
     assert install.returncode == 0, install.stdout
     return str(work / "installed" / "ansible_collections" / "vobiz" / "sip")
 
 
-def guarded_run(command, env, cwd, hang_guard=600):
-    """Run a command in a process group of its own; past hang_guard seconds (a hang, not slowness) kill the group."""
+def run_shell_command(command, env, cwd, expected_seconds):
+    """A command (the venv's CLIs by name) in a session of its own, output and errors together; killed if it hangs."""
     if command[0].startswith("ansible"):
         command = [os.path.join(os.path.dirname(sys.executable), command[0])] + command[1:]
-    with subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          start_new_session=True) as process:
-        try:
-            output, _ = process.communicate(timeout=hang_guard)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            output, _ = process.communicate()
-            pytest.fail("hung for %s s: %s\n%s" % (hang_guard, shlex.join(command), output))
-    return subprocess.CompletedProcess(command, process.returncode, output)
+    completed = run_bounded(command, hang_guard(expected_seconds), env=env, cwd=cwd)
+    return subprocess.CompletedProcess(command, completed.returncode, completed.stdout + completed.stderr)
 
 
 def document_env(home, api_url):
@@ -261,6 +255,8 @@ def test_document_commands_run(document, tmp_path, installed_collection):
     script = tmp_path / "document.sh"
     script.write_text("set -eo pipefail\n" + body + "echo '=== end of %s' >&2\n" % document, encoding="utf-8")
     with Simulator(SAMPLE_DATA) as sim:
-        completed = guarded_run(["bash", str(script)], env=document_env(str(home), sim.url), cwd=str(checkout))
+        # About 10 s a block at most (a build and install of the collection, a play on 300 hosts).
+        completed = run_shell_command(["bash", str(script)], env=document_env(str(home), sim.url), cwd=str(checkout),
+                                      expected_seconds=10 * body.count("\n=== ") + 10)
     assert completed.returncode == 0 and "=== end of" in completed.stdout, (
         "a command block of %s failed (the last '===' line names it):\n%s" % (document, completed.stdout[-6000:]))
