@@ -64,13 +64,13 @@ STEPS = [
 ]
 
 
-def start_simulator(workdir, keep):
+def start_simulator(workdir):
     sys.path.insert(0, os.path.join(REPO, "tests", "simulator"))
     simulator = __import__("vobiz_simulator")
     try:
-        # With --keep the simulator gets a session of its own, so the terminal's Ctrl-C or make's exit spare it.
+        # It runs in a session of its own, so the terminal's Ctrl-C and make's exit spare it: with --keep it stays up.
         return simulator.start_process(["--data", SAMPLE], os.path.join(workdir, "port"), start_timeout=60,
-                                       stdout=subprocess.DEVNULL, start_new_session=keep)
+                                       stdout=subprocess.DEVNULL)
     except RuntimeError as exc:
         raise SystemExit("%s; run it by hand: python tests/simulator/vobiz_simulator.py --data %s" % (exc, SAMPLE)) from None
 
@@ -166,7 +166,7 @@ def main(argv=None):
     else:
         scratch = tempfile.TemporaryDirectory(prefix="vobiz-demo-")  # pylint: disable=consider-using-with
         workdir = scratch.name
-    simulator, api_url = start_simulator(workdir, args.keep)
+    simulator, api_url = start_simulator(workdir)
     failures = 0
     try:
         settings = demo_settings(api_url, workdir)
