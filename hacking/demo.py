@@ -99,7 +99,7 @@ def export_lines(settings):
 
 
 # The numbered source lines and the caret under them that follow 2.19's "Origin:" line, and blank lines.
-EXCERPT_LINE = re.compile(r"\s*$|\d+\s|\s+\^ column")
+EXCERPT_LINE = re.compile(r"\s*$|\d+(\s|$)|\s+\^ column")
 
 
 def quiet_tasks_removed(output):
