@@ -10,16 +10,15 @@ Timeouts here are hang guards, generous on purpose; nothing is timed.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shlex
 import signal
 import subprocess
 import sys
-import urllib.request
 
 import pytest
+import requests
 
 from ansible_collections.vobiz.sip.tests.conftest import REPO_ROOT
 from ansible_collections.vobiz.sip.tests.harness import hang_guard, start_in_own_session, stop_process_tree
@@ -139,8 +138,7 @@ def test_try_it_on_your_account_with_make_simulator(clone, tmp_path):
         assert "|--@vobiz_registered:" in completed.stdout and "|--zoe578" in completed.stdout, completed.stdout
         # The collection landed where every Ansible command finds it, not only ansible-playbook.
         assert (home / ".ansible" / "collections" / "ansible_collections" / "vobiz" / "sip" / "MANIFEST.json").is_file()
-        with urllib.request.urlopen(exported["VOBIZ_API_URL"] + "/_sim/requests", timeout=60) as answer:
-            paths = [request["path"] for request in json.load(answer)]
+        paths = [request["path"] for request in requests.get(exported["VOBIZ_API_URL"] + "/_sim/requests", timeout=60).json()]
         assert any("/Endpoint/" in path for path in paths)
 
         # With the example ansible.cfg, a failed listing fails the command with our message, reported once.
