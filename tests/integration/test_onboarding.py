@@ -34,8 +34,8 @@ def user_env(home, **extra):
     """A user's shell: no venv on PATH, no Ansible or Vobiz settings, not inside our make."""
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(("ANSIBLE_", "VOBIZ_", "PYTEST_", "MAKE")) and key not in ("MFLAGS", "VIRTUAL_ENV")}
-    env.update(HOME=str(home), PATH=os.pathsep.join(part for part in env.get("PATH", "").split(os.pathsep)
-                                                   if part != os.path.dirname(sys.executable)))
+    venv_bin = os.path.dirname(sys.executable)
+    env.update(HOME=str(home), PATH=os.pathsep.join(part for part in env.get("PATH", "").split(os.pathsep) if part != venv_bin))
     env.update(extra)
     return env
 
@@ -98,7 +98,7 @@ class SimulatorProcess:
             self.printed.append(line)
             if line.strip().startswith("export "):
                 for assignment in shlex.split(line.strip())[1:]:
-                    name, _, value = assignment.partition("=")
+                    name, value = assignment.split("=", 1)
                     exported[name] = value
             if "VOBIZ_API_URL" in exported:
                 return exported
@@ -130,8 +130,8 @@ def test_try_it_on_your_account_with_make_simulator(clone, tmp_path):
     try:
         exported = simulator.export_lines()
         assert exported["VOBIZ_AUTH_ID"] == "MA_DEMO0001" and exported["VOBIZ_API_URL"].startswith("http://127.0.0.1:")
-        assert "plugin: vobiz.sip.endpoints" in "".join(simulator.printed + [simulator.process.stdout.readline()
-                                                                              for _ in range(8)])
+        rest_of_usage = [simulator.process.stdout.readline() for line in range(8)]
+        assert "plugin: vobiz.sip.endpoints" in "".join(simulator.printed + rest_of_usage)
         env = user_env(home, **exported)
         completed = run_shell(try_it_blocks(), env, str(clone))
         assert completed.returncode == 0, completed.stdout
