@@ -140,11 +140,13 @@ def contact_address(contact):
     match = _CONTACT.match(text) or _BARE_CONTACT.match(text)
     if not match:
         return None, "not a SIP contact"
+    bracketed = match.group(1).startswith("[")
     host = match.group(1).strip("[]")
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
-        return None, "host name %s, not an address" % host if re.match(r"^[A-Za-z0-9.-]+$", host) else "not a SIP contact"
+        is_name = not bracketed and re.match(r"^[A-Za-z0-9.-]+$", host)
+        return None, "host name %s, not an address" % host if is_name else "not a SIP contact"
     return (address.ipv4_mapped or address if address.version == 6 else address), None
 
 
