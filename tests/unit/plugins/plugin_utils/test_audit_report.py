@@ -81,7 +81,7 @@ def test_markdown_opens_with_the_dashboard_and_escapes_api_text():
     # API text: no raw HTML, no broken table row, no Mermaid label that could end its quotes.
     assert "<b>" not in markdown and "&lt;b&gt;" in markdown
     chart = markdown[markdown.index("```mermaid"):markdown.index("```", markdown.index("```mermaid") + 3)]
-    assert chart.count('"') == 2 + 2 * 3  # the title's pair and one pair per label
+    assert chart.count('"') == 4 + 2 * 3  # the title's and the y axis's pairs, and one pair per label
     assert "#quot" not in chart and ";" not in chart
     assert all(line.count(" | ") >= 2 for line in lines if line.startswith("| ❌"))
 
