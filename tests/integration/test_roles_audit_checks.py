@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 
 import pytest
 
 from junitparser import Failure, JUnitXml, Skipped
 
 from ansible_collections.vobiz.sip.tests.integration.conftest import SAMPLE_AUTH_ID, SAMPLE_TOKEN, ansible_env, run_cli
-from ansible_collections.vobiz.sip.tests.integration.test_roles_audit import PLAYBOOKS, audit, by_check, output, statuses
+from ansible_collections.vobiz.sip.tests.integration.test_roles_audit import audit, by_check, output, statuses
 from ansible_collections.vobiz.sip.tests.simulator.vobiz_simulator import Simulator
 
 NEW_CHECKS = ["registration_fresh", "user_agents", "username_patterns", "alias_patterns", "unique_aliases", "contact_networks"]
@@ -202,3 +201,33 @@ def test_bad_settings_of_the_new_checks_fail_before_any_request(run_audit, role_
     assert completed.returncode == 2, output(completed)[-3000:]
     assert message in " ".join(output(completed).split())
     assert result is None and requests == []
+
+
+MODULE_DEFAULTS_PLAYBOOK = """\
+- name: The audit with its connection from module_defaults only
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  vars:
+    ansible_python_interpreter: "{{ ansible_playbook_python }}"
+  module_defaults:
+    group/vobiz.sip.vobiz: {auth_id: "%(auth_id)s", auth_token: "{{ token }}", api_url: "%(url)s"}
+  roles:
+    - role: vobiz.sip.endpoint_audit
+      vars:
+        endpoint_audit_unique_aliases: true
+        endpoint_audit_report_dir: "%(report_dir)s"
+"""
+
+
+def test_connection_from_module_defaults(tmp_path):
+    """docs/audit.md promises module_defaults for group/vobiz.sip.vobiz; an omitted role variable must not hide them."""
+    with Simulator(account(good_endpoints()), shape="rich") as sim:
+        playbook = tmp_path / "audit.yml"
+        playbook.write_text(MODULE_DEFAULTS_PLAYBOOK % {"auth_id": SAMPLE_AUTH_ID, "url": sim.url, "report_dir": tmp_path / "report"},
+                            encoding="utf-8")
+        completed = run_cli("ansible-playbook", "-i", "localhost,", playbook, "-e", "token=" + SAMPLE_TOKEN,
+                            env=ansible_env(None, tmp_path))  # no VOBIZ_* in the environment
+    assert completed.returncode == 0, output(completed)[-3000:]
+    assert "PASSED unique_aliases: all 4 aliases are distinct" in completed.stdout
+    assert SAMPLE_TOKEN not in output(completed)
