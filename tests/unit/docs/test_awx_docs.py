@@ -30,7 +30,8 @@ PLUGIN_FILE = os.path.join(REPO_ROOT, "plugins", "inventory", "endpoints.py")
 TROUBLESHOOTING_DOC = os.path.join(REPO_ROOT, "docs", "troubleshooting.md")
 # Where the collection raises user-facing errors, and the exception types that carry them.
 MESSAGE_SOURCES = ("plugins/module_utils/api.py", "plugins/module_utils/records.py", "plugins/module_utils/endpoint_module.py",
-                   "plugins/inventory/endpoints.py", "plugins/modules/endpoint.py", "plugins/modules/endpoint_info.py")
+                   "plugins/inventory/endpoints.py", "plugins/modules/endpoint.py", "plugins/modules/endpoint_info.py",
+                   "plugins/module_utils/endpoint_events.py")
 ERROR_TYPES = frozenset(("VobizError", "AnsibleParserError", "MalformedRecordError", "EndpointError"))
 # Variables whose string values become parts of messages (the client's transport causes and per-status fixes).
 MESSAGE_VARIABLES = frozenset(("cause", "_HINTS"))
