@@ -301,7 +301,7 @@ def check_unique_aliases(records, show, result):
             by_alias.setdefault(normalized_alias(record["alias"]), []).append(record)
     shared = [group for group in by_alias.values() if len(group) > 1]
     if not shared:
-        return result("unique_aliases", PASSED, "all %d aliases are distinct" % sum(1 for _ in by_alias))
+        return result("unique_aliases", PASSED, "all %d aliases are distinct" % len(by_alias))
     at_fault = [record["username"] for group in shared for record in group]
     listed = ["%s (%s)" % (_quoted(group[0]["alias"]), ", ".join(str(record["username"]) for record in group)) for group in shared]
     return result("unique_aliases", FAILED, "%d alias%s shared by %d endpoints: %s" % (
