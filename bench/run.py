@@ -3,7 +3,7 @@
 """`make bench`: the vobiz.sip.endpoints inventory plugin and the endpoint_info module against Ansible's own floor.
 
 Usage: python bench/run.py [--sizes 1000,10000] [--latencies 0,50] [--runs 3] [--large 100000] [--large-runs 1]
-                           [--info-size 10000] [--output bench/results.md] [--keep DIR]
+                           [--info-size 10000] [--audit-size 10000] [--output bench/results.md] [--keep DIR]
 
 Every number is a whole process (`ansible-inventory --list`, `ansible-playbook`), timed from outside, against the
 simulator running in its own process on 127.0.0.1. For each size the simulator serves N generated endpoints (mixed
@@ -28,6 +28,7 @@ import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 benchlib = __import__("benchlib")
+audit_bench = __import__("audit_role")
 
 PAGE_SIZE = 100
 MAX_CONCURRENCY = 8
@@ -356,7 +357,7 @@ def info_table(results):
     return lines
 
 
-def report(args, machine, cases, info, seconds):
+def report(args, machine, cases, info, seconds, audit=None):
     lines = [
         "# vobiz.sip benchmark results",
         "",
@@ -383,6 +384,10 @@ def report(args, machine, cases, info, seconds):
     if info:
         lines += ["", "## Info module: whole `ansible-playbook` runs with `vobiz.sip.endpoint_info`, medians", ""]
         lines += info_table(info)
+    if audit:
+        lines += ["", "## Audit role: whole `ansible-playbook` runs of `vobiz.sip.endpoint_audit` (10 checks, 3 reports) "
+                  "against `vobiz.sip.endpoint_info` alone, 0 ms, medians", ""]
+        lines += audit_bench.audit_table(audit)
     return "\n".join(lines) + "\n"
 
 
@@ -396,6 +401,7 @@ def parse_args(argv=None):
     parser.add_argument("--large-static", default="script", choices=("script", "yaml,script"),
                         help="static floors for the large size (a 100,000-host YAML inventory needs about 9 GB)")
     parser.add_argument("--info-size", type=int, default=10000, help="endpoints for the endpoint_info case; 0 skips it")
+    parser.add_argument("--audit-size", type=int, default=10000, help="endpoints for the endpoint_audit case; 0 skips it")
     parser.add_argument("--output", default=os.path.join(benchlib.REPO, "bench", "results.md"))
     parser.add_argument("--keep", help="keep the work files (inventories, caches, outputs) in this directory")
     args = parser.parse_args(argv)
@@ -418,7 +424,8 @@ def main(argv=None):
         if args.large:
             cases += bench.measure_size(args.large, [0], args.large_runs, tuple(args.large_static.split(",")))
         info = measure_info(args, workdir) if args.info_size else []
-    text = report(args, machine, cases, info, time.monotonic() - started)
+        audit = audit_bench.measure_audit(args, workdir, InventoryBench.log) if args.audit_size else None
+    text = report(args, machine, cases, info, time.monotonic() - started, audit)
     with open(args.output, "w", encoding="utf-8") as handle:
         handle.write(text)
     print(text)
