@@ -3,7 +3,7 @@
 """`make bench`: the vobiz.sip.endpoints inventory plugin and the endpoint_info module against Ansible's own floor.
 
 Usage: python bench/run.py [--sizes 1000,10000] [--latencies 0,50] [--runs 3] [--large 100000] [--large-runs 1]
-                           [--info-size 10000] [--output bench/results.md] [--keep DIR]
+                           [--info-size 10000] [--audit-size 10000] [--output bench/results.md] [--keep DIR]
 
 Every number is a whole process (`ansible-inventory --list`, `ansible-playbook`), timed from outside, against the
 simulator running in its own process on 127.0.0.1. For each size the simulator serves N generated endpoints (mixed
@@ -29,6 +29,7 @@ import yaml
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 benchlib = __import__("benchlib")
 resource = __import__("resource_bench")
+audit_bench = __import__("audit_role")
 
 PAGE_SIZE = 100
 MAX_CONCURRENCY = 8
@@ -357,7 +358,7 @@ def info_table(results):
     return lines
 
 
-def report(args, machine, cases, info, seconds, resource_results=None):
+def report(args, machine, cases, info, seconds, audit=None, resource_results=None):
     lines = [
         "# vobiz.sip benchmark results",
         "",
@@ -387,6 +388,10 @@ def report(args, machine, cases, info, seconds, resource_results=None):
     if info:
         lines += ["", "## Info module: whole `ansible-playbook` runs with `vobiz.sip.endpoint_info`, medians", ""]
         lines += info_table(info)
+    if audit:
+        lines += ["", "## Audit role: whole `ansible-playbook` runs of `vobiz.sip.endpoint_audit` (10 checks, 3 reports) "
+                  "against `vobiz.sip.endpoint_info` alone, 0 ms, medians", ""]
+        lines += audit_bench.audit_table(audit)
     if resource_results:
         lines += ["", "## The drift role and vobiz.sip.endpoints (`bench/resource_bench.py`): whole runs, medians", ""]
         lines += resource.table(args, resource_results)
@@ -403,9 +408,10 @@ def parse_args(argv=None):
     parser.add_argument("--large-static", default="script", choices=("script", "yaml,script"),
                         help="static floors for the large size (a 100,000-host YAML inventory needs about 9 GB)")
     parser.add_argument("--info-size", type=int, default=10000, help="endpoints for the endpoint_info case; 0 skips it")
+    parser.add_argument("--audit-size", type=int, default=10000, help="endpoints for the endpoint_audit case; 0 skips it")
     parser.add_argument("--output", default=os.path.join(benchlib.REPO, "bench", "results.md"))
     parser.add_argument("--only", choices=("all", "inventory", "resource"), default="all",
-                        help="run only the inventory and info cases, or only the drift role / vobiz.sip.endpoints case")
+                        help="run only the inventory, info and audit cases, or only the drift role / vobiz.sip.endpoints case")
     resource.add_arguments(parser, prefix="resource-")
     parser.add_argument("--keep", help="keep the work files (inventories, caches, outputs) in this directory")
     args = parser.parse_args(argv)
@@ -421,7 +427,7 @@ def main(argv=None):
     machine = benchlib.machine_description()
     with contextlib.ExitStack() as stack:
         workdir = benchlib.fresh_dir(args.keep) if args.keep else stack.enter_context(tempfile.TemporaryDirectory(prefix="vobiz-bench-"))
-        cases, info, resource_results = [], [], []
+        cases, info, audit, resource_results = [], [], None, []
         if args.only in ("all", "inventory"):
             bench = InventoryBench(args, workdir)
             # An empty account: the fixed cost of a run, which the per-endpoint costs leave out.
@@ -431,9 +437,10 @@ def main(argv=None):
             if args.large:
                 cases += bench.measure_size(args.large, [0], args.large_runs, tuple(args.large_static.split(",")))
             info = measure_info(args, workdir) if args.info_size else []
+            audit = audit_bench.measure_audit(args, workdir, InventoryBench.log) if args.audit_size else None
         if args.only in ("all", "resource"):
             resource_results = resource.measure(args, workdir)
-    text = report(args, machine, cases, info, time.monotonic() - started, resource_results)
+    text = report(args, machine, cases, info, time.monotonic() - started, audit, resource_results)
     with open(args.output, "w", encoding="utf-8") as handle:
         handle.write(text)
     print(text)
