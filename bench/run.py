@@ -3,7 +3,7 @@
 """`make bench`: the vobiz.sip.endpoints inventory plugin and the endpoint_info module against Ansible's own floor.
 
 Usage: python bench/run.py [--sizes 1000,10000] [--latencies 0,50] [--runs 3] [--large 100000] [--large-runs 1]
-                           [--info-size 10000] [--output bench/results.md] [--keep DIR]
+                           [--info-size 10000] [--rate-size 10000] [--rate-runs 3] [--output bench/results.md] [--keep DIR]
 
 Every number is a whole process (`ansible-inventory --list`, `ansible-playbook`), timed from outside, against the
 simulator running in its own process on 127.0.0.1. For each size the simulator serves N generated endpoints (mixed
@@ -28,6 +28,7 @@ import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 benchlib = __import__("benchlib")
+rate_limited = __import__("rate_limited")
 
 PAGE_SIZE = 100
 MAX_CONCURRENCY = 8
@@ -248,6 +249,16 @@ def measure_info(args, workdir):
     return results
 
 
+def measure_rate(args, workdir):
+    """The client alone under 10 requests/s, burst 5, with and without Retry-After; and overlap's extra requests."""
+    settings = dict(rate=10, burst=5, max_concurrency=MAX_CONCURRENCY)
+    workdir = benchlib.fresh_dir(os.path.join(workdir, "rate"))
+    rows = rate_limited.measure_rate_limited(args.rate_size, runs=args.rate_runs, workdir=workdir, log=InventoryBench.log,
+                                             **settings)
+    overlap = rate_limited.measure_overlap(sorted({1000, args.rate_size} | set(args.sizes)), workdir)
+    return rate_limited.tables(rows, overlap, args.rate_size, **settings)
+
+
 def module_args(workdir, sim):
     path = os.path.join(workdir, "args-%d.json" % sim.latency_ms)
     with open(path, "w", encoding="utf-8") as handle:
@@ -356,7 +367,7 @@ def info_table(results):
     return lines
 
 
-def report(args, machine, cases, info, seconds):
+def report(args, machine, cases, info, seconds, rate=None):
     lines = [
         "# vobiz.sip benchmark results",
         "",
@@ -383,6 +394,9 @@ def report(args, machine, cases, info, seconds):
     if info:
         lines += ["", "## Info module: whole `ansible-playbook` runs with `vobiz.sip.endpoint_info`, medians", ""]
         lines += info_table(info)
+    if rate:
+        lines += ["", "## Listing under a rate limit (bench/rate_limited.py), and what overlapping pages cost", ""]
+        lines += rate
     return "\n".join(lines) + "\n"
 
 
@@ -396,6 +410,9 @@ def parse_args(argv=None):
     parser.add_argument("--large-static", default="script", choices=("script", "yaml,script"),
                         help="static floors for the large size (a 100,000-host YAML inventory needs about 9 GB)")
     parser.add_argument("--info-size", type=int, default=10000, help="endpoints for the endpoint_info case; 0 skips it")
+    parser.add_argument("--rate-size", type=int, default=10000,
+                        help="endpoints for the rate-limited case (10 requests/s, burst 5, max_concurrency 8); 0 skips it")
+    parser.add_argument("--rate-runs", type=int, default=3)
     parser.add_argument("--output", default=os.path.join(benchlib.REPO, "bench", "results.md"))
     parser.add_argument("--keep", help="keep the work files (inventories, caches, outputs) in this directory")
     args = parser.parse_args(argv)
@@ -418,7 +435,8 @@ def main(argv=None):
         if args.large:
             cases += bench.measure_size(args.large, [0], args.large_runs, tuple(args.large_static.split(",")))
         info = measure_info(args, workdir) if args.info_size else []
-    text = report(args, machine, cases, info, time.monotonic() - started)
+        rate = measure_rate(args, workdir) if args.rate_size else []
+    text = report(args, machine, cases, info, time.monotonic() - started, rate)
     with open(args.output, "w", encoding="utf-8") as handle:
         handle.write(text)
     print(text)

@@ -11,6 +11,7 @@ request, the cause and the fix, and never the auth token.
 
 from __future__ import annotations
 
+import collections
 import email.utils
 import ipaddress
 import json
@@ -48,6 +49,8 @@ DEFAULT_LISTING_TIMEOUT = 600
 PROGRESS_EVERY = 5.0
 # The learned request rate never goes below this (requests per second).
 MIN_RATE = 0.5
+# How far back a refusal looks to measure the rate the API sustained (seconds).
+SAMPLE_SECONDS = 3.0
 _LOOPBACK_NAMES = ("localhost",)
 ENDPOINT_FILTERS = (
     "username__contains", "username__exact", "username__startswith",
@@ -287,6 +290,8 @@ class _RateState:
         self._refusals = 0
         self._paused = 0.0
         self._episode = float("-inf")
+        self._resumed = 0.0  # when the last pause ended
+        self._recent = collections.deque(maxlen=1000)  # when the latest successes came back
 
     def describe(self):
         return ", paced at %.1f requests/s" % self.rate if self.rate else ""
@@ -319,9 +324,10 @@ class _RateState:
             now = time.monotonic()
             if outcome == "ok":
                 self._successes += 1
+                self._recent.append(now)
                 self.concurrency = min(float(self.max_concurrency), self.concurrency + 1.0 / self.concurrency)
                 if self.rate:
-                    self.rate = self.rate * 1.2 if self._refusals < 2 else self.rate + 0.05
+                    self.rate = self.rate * 1.1 if self._refusals < 2 else self.rate + 0.1
             elif outcome == "refused":
                 self._paused_until = max(self._paused_until, now + pause)
                 if sent_at > self._episode:  # the first refusal of an episode; those in flight with it count once
@@ -336,15 +342,21 @@ class _RateState:
         if self.rate is None:
             if self._successes < 2:  # refused before any burst: nothing to learn a rate from yet
                 self._refusals -= 1
-                self._paused += pause
+                self._resumed = now + pause
                 return
             self._burst = self._successes
             self.rate = max(MIN_RATE, self._successes / (elapsed + max(pause, 0.1)))
         else:
-            active = max(elapsed - self._paused, 0.001)
-            sustained = (self._successes - self._burst * self._refusals) / active
-            self.rate = max(MIN_RATE, self.rate / 2, sustained)
-        self._paused += pause
+            # The bucket is empty now. Over the last `window` seconds (since the pause before, at most
+            # SAMPLE_SECONDS) the API let through rate * window plus what its bucket held at the start, 0 to
+            # one burst: take half a burst.
+            window = min(SAMPLE_SECONDS, now - self._resumed)
+            served = sum(1 for finished in self._recent if finished >= now - window)
+            if window >= 0.5 and served > self._burst:
+                self.rate = max(MIN_RATE, (served - self._burst / 2.0) / window)
+            else:
+                self.rate = max(MIN_RATE, self.rate / 2)
+        self._resumed = now + pause
         self._next_send = max(self._next_send, now + pause)
 
 
