@@ -35,6 +35,13 @@ class BenchError(Exception):
     """A benchmark that could not run or gave a wrong answer (the numbers would mean nothing)."""
 
 
+def client_class():
+    """The collection's VobizClient, imported through the collection loader that tests/conftest.py installs."""
+    sys.path.insert(0, os.path.join(REPO, "tests"))
+    __import__("conftest")
+    return __import__("ansible_collections.vobiz.sip.plugins.module_utils.api", fromlist=["VobizClient"]).VobizClient
+
+
 def _simulator_module():
     sys.path.insert(0, os.path.dirname(SIMULATOR))
     return __import__("vobiz_simulator")

@@ -26,16 +26,9 @@ PAGE_SIZE = 100
 TARGET_RATIO = 1.3
 
 
-def client_class():
-    """The collection's VobizClient, imported through the collection loader that tests/conftest.py installs."""
-    sys.path.insert(0, os.path.join(benchlib.REPO, "tests"))
-    __import__("conftest")
-    return __import__("ansible_collections.vobiz.sip.plugins.module_utils.api", fromlist=["VobizClient"]).VobizClient
-
-
 def list_once(sim, max_concurrency):
     """(seconds, records, error text or None, client stats) of one listing at default retries and timeout."""
-    client = client_class()(benchlib.AUTH_ID, benchlib.AUTH_TOKEN, api_url=sim.url, page_size=PAGE_SIZE,
+    client = benchlib.client_class()(benchlib.AUTH_ID, benchlib.AUTH_TOKEN, api_url=sim.url, page_size=PAGE_SIZE,
                             max_concurrency=max_concurrency)
     started = time.perf_counter()
     try:
