@@ -29,7 +29,7 @@ TARGET_RATIO = 1.3
 def list_once(sim, max_concurrency):
     """(seconds, records, error text or None, client stats) of one listing at default retries and timeout."""
     client = benchlib.client_class()(benchlib.AUTH_ID, benchlib.AUTH_TOKEN, api_url=sim.url, page_size=PAGE_SIZE,
-                            max_concurrency=max_concurrency)
+                                     max_concurrency=max_concurrency)
     started = time.perf_counter()
     try:
         records, error = client.list_endpoints(), None
@@ -96,8 +96,8 @@ def tables(rate_rows, overlap_rows, endpoints, rate, burst, max_concurrency):
               "(ceil(N / %d), what the client did before):" % PAGE_SIZE, "",
               "| endpoints | overlapping | disjoint | extra |", "|---|---|---|---|"]
     for row in overlap_rows:
-        lines.append("| %d | %d | %d | %+.1f %% |" % (row["endpoints"], row["overlap"], row["disjoint"],
-                                                     100.0 * (row["overlap"] - row["disjoint"]) / row["disjoint"]))
+        extra = 100.0 * (row["overlap"] - row["disjoint"]) / row["disjoint"]
+        lines.append("| %d | %d | %d | %+.1f %% |" % (row["endpoints"], row["overlap"], row["disjoint"], extra))
     return lines
 
 
