@@ -200,7 +200,8 @@ class _Walk:
     def _chained(self, earlier, later):
         if not earlier.objects or not later.objects:
             return False
-        return _identity(later.objects[0], self.key) == _identity(earlier.objects[-1], self.key) is not None
+        identity = _identity(later.objects[0], self.key)
+        return identity is not None and identity == _identity(earlier.objects[-1], self.key)
 
 
 def _identity(obj, key):
