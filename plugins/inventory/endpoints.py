@@ -297,6 +297,8 @@ import re
 import time
 import typing as t
 
+from collections.abc import Mapping
+
 from ansible.errors import AnsibleParserError
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
@@ -305,6 +307,7 @@ from ansible.utils.unsafe_proxy import wrap_var
 from ansible_collections.vobiz.sip.plugins.module_utils.api import VobizClient, VobizError, validate_filters
 from ansible_collections.vobiz.sip.plugins.module_utils.records import RECORD_KEYS, matches_filters, slugify
 from ansible_collections.vobiz.sip.plugins.plugin_utils.names import closest_name
+from ansible_collections.vobiz.sip.plugins.plugin_utils.values import describe_value
 
 try:
     from ansible.template import trust_as_template
@@ -395,9 +398,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         for index, entry in enumerate(hostnames):
             where = "hostnames[%d]" % index
             if not isinstance(entry, str):
-                raise VobizError("%s must be a field of the endpoint record or a Jinja template, got %s %r; "
+                raise VobizError("%s must be a field of the endpoint record or a Jinja template, got %s; "
                                  "aws_ec2-style mappings (name, prefix, separator) are not supported: write a template "
-                                 "such as \"{{ vobiz_alias }}-{{ vobiz_username }}\"" % (where, type(entry).__name__, entry))
+                                 "such as \"{{ vobiz_alias }}-{{ vobiz_username }}\"" % (where, describe_value(entry)))
             if entry in _RECORD_KEY_SET:
                 rules.append((entry, None))
             elif "{{" in entry or "{%" in entry:
@@ -418,6 +421,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         queries = []
         for index, entry in enumerate(value):
             where = "%s[%d]" % (name, index)
+            if not isinstance(entry, Mapping):
+                raise VobizError("%s must be a mapping of filter name to value, got %s" % (where, describe_value(entry)))
             query = validate_filters(entry, option=where)
             if not query:
                 raise VobizError("%s is empty: it would match every endpoint. Give it at least one filter key" % where)
