@@ -417,7 +417,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         """include_filters / exclude_filters: a list of mappings, each checked as filters is."""
         value = self.get_option(name) or []
         if not isinstance(value, list):
-            raise VobizError("%s must be a list of mappings of filter name to value, got %s" % (name, type(value).__name__))
+            raise VobizError("%s must be a list of mappings of filter name to value, got %s" % (name, describe_value(value)))
         queries = []
         for index, entry in enumerate(value):
             where = "%s[%d]" % (name, index)
@@ -434,7 +434,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         if keys is None:
             return _RECORD_KEY_SET
         for key in keys:
-            if key not in _RECORD_KEY_SET:
+            if not isinstance(key, str) or key not in _RECORD_KEY_SET:
                 raise VobizError("unknown record key %r in hostvars_keys; %s"
                                  % (str(key), _did_you_mean(key, RECORD_KEYS, "keys")))
         return frozenset(keys)
