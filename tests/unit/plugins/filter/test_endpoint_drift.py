@@ -12,7 +12,6 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.vobiz.sip.plugins.filter import endpoint_drift as drift
-from ansible_collections.vobiz.sip.plugins.filter.role_variables import unknown_role_variables
 from ansible_collections.vobiz.sip.plugins.module_utils.records import RECORD_KEYS
 
 PASSWORD = "pw-drift-unit-5c1e-secret"
@@ -325,14 +324,3 @@ def _is_unsafe(value):
     except ImportError:
         from ansible.utils.unsafe_proxy import AnsibleUnsafe
         return isinstance(value, AnsibleUnsafe)
-
-
-# Misspelt role variables -----------------------------------------------------------------------
-
-def test_unknown_role_variables_are_listed_with_the_closest_known_name():
-    known = ["endpoint_drift_remediate", "endpoint_drift_fail", "endpoint_drift_result"]
-    assert unknown_role_variables(["endpoint_drift_remediat", "endpoint_drift_fail", "endpoint_drift_zzz"], known) == [
-        "endpoint_drift_remediat (did you mean endpoint_drift_remediate?)", "endpoint_drift_zzz"]
-    assert unknown_role_variables(known, known) == []
-    with pytest.raises(AnsibleFilterError):
-        unknown_role_variables("endpoint_drift_x", known)

@@ -23,8 +23,8 @@ from ansible.plugins.loader import fragment_loader
 from ansible.utils.plugin_docs import get_docstring
 
 from ansible_collections.vobiz.sip.plugins.inventory.endpoints import InventoryModule
+from ansible_collections.vobiz.sip.tests.conftest import REPO_ROOT
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 AWX_DOC = os.path.join(REPO_ROOT, "docs", "awx.md")
 PLUGIN_FILE = os.path.join(REPO_ROOT, "plugins", "inventory", "endpoints.py")
 TROUBLESHOOTING_DOC = os.path.join(REPO_ROOT, "docs", "troubleshooting.md")
