@@ -179,7 +179,9 @@ options:
       - V(application) makes C(app_<slug of the application name>), or C(app_<application id>) when the name
         is unknown, and C(app_none) for endpoints without an application. The slug is the lowercased name with
         each run of characters outside C(a-z0-9) turned into C(_), trimmed of C(_). When two applications
-        share a slug (or an application's slug is C(none)), C(_<application id>) is added to each of them.
+        share a slug (or an application's slug is C(none)), C(_<application id>) is added to each of them;
+        applications whose ids slugify alike too (C(A-1) and C(a_1)) are then numbered C(_1), C(_2), ... in
+        application id order.
       - V(sub_account) makes C(sub_account_<slug of the sub-account auth_id>) and C(main_account) for
         endpoints of the main account.
       - V(registration) makes C(registered) (SIP registration true) and C(unregistered) (false, or unknown
