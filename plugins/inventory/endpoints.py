@@ -194,7 +194,8 @@ notes:
   - "Caching (O(cache)) stores the normalised endpoint records, never host variables or the token, under a key
     made of the inventory file path, O(api_url), O(auth_id), O(filters), O(include_filters),
     O(exclude_filters) and O(resolve_applications): another account or filter never gets these endpoints. A
-    cache hit makes no HTTP request and is not rewritten; C(--flush-cache) or C(meta: refresh_inventory) lists the endpoints again and replaces the entry."
+    cache hit makes no HTTP request and is not rewritten; C(--flush-cache) or C(meta: refresh_inventory) lists
+    the endpoints again and replaces the entry."
   - An option this plugin does not know (a typo such as C(filter) for O(filters)) is an error naming the
     closest valid option, including the options of the constructed and inventory cache features.
   - With C(-v) the plugin prints one line per listing (endpoints, requests, pages, concurrency, retries,
