@@ -4,7 +4,7 @@
 
 Usage: python bench/run.py [--sizes 1000,10000] [--latencies 0,50] [--runs 3] [--large 100000] [--large-runs 1]
                            [--info-size 10000] [--audit-size 10000] [--hostvars-size 10000]
-                           [--output bench/results.md] [--keep DIR]
+                           [--rate-size 10000] [--rate-runs 3] [--output bench/results.md] [--keep DIR]
 
 Every number is a whole process (`ansible-inventory --list`, `ansible-playbook`), timed from outside, against the
 simulator running in its own process on 127.0.0.1. For each size the simulator serves N generated endpoints (mixed
@@ -30,6 +30,7 @@ import yaml
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 benchlib = __import__("benchlib")
 audit_bench = __import__("audit_role")
+rate_limited = __import__("rate_limited")
 
 PAGE_SIZE = 100
 MAX_CONCURRENCY = 8
@@ -326,6 +327,16 @@ def measure_info(args, workdir):
     return results
 
 
+def measure_rate(args, workdir):
+    """The client alone under 10 requests/s, burst 5, with and without Retry-After; and overlap's extra requests."""
+    settings = dict(rate=10, burst=5, max_concurrency=MAX_CONCURRENCY)
+    workdir = benchlib.fresh_dir(os.path.join(workdir, "rate"))
+    rows = rate_limited.measure_rate_limited(args.rate_size, runs=args.rate_runs, workdir=workdir, log=InventoryBench.log,
+                                             **settings)
+    overlap = rate_limited.measure_overlap(sorted({1000, args.rate_size} | set(args.sizes)), workdir)
+    return rate_limited.tables(rows, overlap, args.rate_size, **settings)
+
+
 def module_args(workdir, sim):
     path = os.path.join(workdir, "args-%d.json" % sim.latency_ms)
     with open(path, "w", encoding="utf-8") as handle:
@@ -434,7 +445,7 @@ def info_table(results):
     return lines
 
 
-def report(args, machine, cases, info, seconds, audit=None, hostvars=None):
+def report(args, machine, cases, info, seconds, audit=None, hostvars=None, rate=None):
     lines = [
         "# vobiz.sip benchmark results",
         "",
@@ -470,6 +481,9 @@ def report(args, machine, cases, info, seconds, audit=None, hostvars=None):
                   % hostvars["endpoints"], "", "Same hosts and groups; only the host variables differ (the two connection "
                   "variables are in both counts).", ""]
         lines += hostvars_table(hostvars)
+    if rate:
+        lines += ["", "## Listing under a rate limit (bench/rate_limited.py), and what overlapping pages cost", ""]
+        lines += rate
     return "\n".join(lines) + "\n"
 
 
@@ -485,6 +499,9 @@ def parse_args(argv=None):
     parser.add_argument("--info-size", type=int, default=10000, help="endpoints for the endpoint_info case; 0 skips it")
     parser.add_argument("--audit-size", type=int, default=10000, help="endpoints for the endpoint_audit case; 0 skips it")
     parser.add_argument("--hostvars-size", type=int, default=10000, help="endpoints for the hostvars_keys case; 0 skips it")
+    parser.add_argument("--rate-size", type=int, default=10000,
+                        help="endpoints for the rate-limited case (10 requests/s, burst 5, max_concurrency 8); 0 skips it")
+    parser.add_argument("--rate-runs", type=int, default=3)
     parser.add_argument("--output", default=os.path.join(benchlib.REPO, "bench", "results.md"))
     parser.add_argument("--keep", help="keep the work files (inventories, caches, outputs) in this directory")
     args = parser.parse_args(argv)
@@ -509,7 +526,8 @@ def main(argv=None):
         info = measure_info(args, workdir) if args.info_size else []
         audit = audit_bench.measure_audit(args, workdir, InventoryBench.log) if args.audit_size else None
         hostvars = measure_hostvars_keys(args, workdir) if args.hostvars_size else None
-    text = report(args, machine, cases, info, time.monotonic() - started, audit, hostvars)
+        rate = measure_rate(args, workdir) if args.rate_size else []
+    text = report(args, machine, cases, info, time.monotonic() - started, audit, hostvars, rate)
     with open(args.output, "w", encoding="utf-8") as handle:
         handle.write(text)
     print(text)

@@ -29,6 +29,8 @@ options:
     description:
       - Base URL of the Vobiz API.
       - If not set, the value of the E(VOBIZ_API_URL) environment variable is used, then V(https://api.vobiz.ai).
+      - Must be C(https://); C(http://) is accepted only for a loopback host (V(127.0.0.1), V(localhost), V(::1)), such as
+        the local simulator, because the token would otherwise travel in cleartext.
     type: str
     default: https://api.vobiz.ai
   validate_certs:
@@ -56,6 +58,13 @@ options:
     description: How many pages are fetched at once after the first page; 1 to 32.
     type: int
     default: 4
+  listing_timeout:
+    description:
+      - Seconds a whole listing of endpoints (all its pages, retries and walks) may take before it fails with an
+        error that says how far it got; 1 to 86400.
+      - If not set, the value of the E(VOBIZ_LISTING_TIMEOUT) environment variable is used.
+    type: int
+    default: 600
 requirements:
   - requests
 """
@@ -78,7 +87,10 @@ options:
     env:
       - name: VOBIZ_AUTH_TOKEN
   api_url:
-    description: Base URL of the Vobiz API.
+    description:
+      - Base URL of the Vobiz API.
+      - Must be C(https://); C(http://) is accepted only for a loopback host (V(127.0.0.1), V(localhost), V(::1)), such as
+        the local simulator, because the token would otherwise travel in cleartext.
     type: str
     default: https://api.vobiz.ai
     env:
@@ -109,6 +121,15 @@ options:
     description: How many pages are fetched at once after the first page; 1 to 32.
     type: int
     default: 4
+  listing_timeout:
+    description:
+      - Seconds a whole listing of endpoints (all its pages, retries and walks) may take before it fails with an
+        error that says how far it got; 1 to 86400. Keeps an AWX inventory sync from hanging on a slow or
+        rate-limited API.
+    type: int
+    default: 600
+    env:
+      - name: VOBIZ_LISTING_TIMEOUT
 requirements:
   - requests
 """

@@ -199,7 +199,8 @@ notes:
   - An option this plugin does not know (a typo such as C(filter) for O(filters)) is an error naming the
     closest valid option, including the options of the constructed and inventory cache features.
   - With C(-v) the plugin prints one line per listing (endpoints, requests, pages, concurrency, retries,
-    seconds, cache hit or miss); with C(-vvv) one line per HTTP request. The token is never printed.
+    seconds, cache hit or miss), and a progress line every 5 seconds while a listing takes longer than that;
+    with C(-vvv) one line per HTTP request. The token is never printed.
 seealso:
   - name: Vobiz endpoint API
     description: The API this plugin reads.
@@ -469,7 +470,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             retries=self.get_option("retries"),
             page_size=self.get_option("page_size"),
             max_concurrency=self.get_option("max_concurrency"),
+            listing_timeout=self.get_option("listing_timeout"),
             log=self.display.vvv,
+            progress=self.display.v,
             warn=self.display.warning,
         )
 

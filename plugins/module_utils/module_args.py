@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.vobiz.sip.plugins.module_utils.api import DEFAULT_API_URL, VobizClient
+from ansible_collections.vobiz.sip.plugins.module_utils.api import DEFAULT_API_URL, DEFAULT_LISTING_TIMEOUT, VobizClient
 
-CONNECTION_OPTIONS = ("auth_id", "auth_token", "api_url", "validate_certs", "timeout", "retries", "page_size", "max_concurrency")
+CONNECTION_OPTIONS = ("auth_id", "auth_token", "api_url", "validate_certs", "timeout", "retries", "page_size", "max_concurrency",
+                      "listing_timeout")
 
 
 def connection_argument_spec():
@@ -22,6 +23,7 @@ def connection_argument_spec():
         retries=dict(type="int", default=5),
         page_size=dict(type="int", default=100),
         max_concurrency=dict(type="int", default=4),
+        listing_timeout=dict(type="int", default=DEFAULT_LISTING_TIMEOUT, fallback=(env_fallback, ["VOBIZ_LISTING_TIMEOUT"])),
     )
 
 

@@ -141,7 +141,7 @@ def test_injectors_render_as_awx_renders_them(plugin_env, plugin_options, inputs
     assert rendered["VOBIZ_AUTH_TOKEN"] == "token-value"
     assert rendered["VOBIZ_API_URL"] == plugin_options["api_url"]["default"]
     assert rendered["VOBIZ_VALIDATE_CERTS"] == "true"
-    everything = dict(only_required, api_url="https://vobiz.test.invalid", validate_certs="false")
+    everything = dict(only_required, api_url="https://vobiz.test.invalid", validate_certs="false", listing_timeout="900")
     for name, template in injectors["env"].items():
         assert sandbox.from_string(template).render(**everything) == everything[plugin_env[name]]
 
