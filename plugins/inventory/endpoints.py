@@ -30,6 +30,7 @@ version_added: 0.1.0
 requirements:
   - requests
 extends_documentation_fragment:
+  - vobiz.sip.vobiz
   - vobiz.sip.vobiz.plugins
   - ansible.builtin.constructed
   - ansible.builtin.inventory_cache

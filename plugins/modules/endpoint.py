@@ -334,27 +334,23 @@ diff:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.vobiz.sip.plugins.module_utils.api import VobizError
-from ansible_collections.vobiz.sip.plugins.module_utils.endpoint_module import (
-    EndpointError,
+from ansible_collections.vobiz.sip.plugins.module_utils.applications import fill_application_names, resolve_application
+from ansible_collections.vobiz.sip.plugins.module_utils.changes import (
     changed_fields,
-    connect,
     create_request,
     desired_fields,
-    endpoint_diff,
-    fail,
-    find_endpoint,
-    label_applications,
     locked_conflict_message,
     locked_conflicts,
     planned_record,
-    resolve_application,
     unapplied_fields,
     unapplied_message,
     unreported_fields,
     update_request,
-    username_match,
 )
-from ansible_collections.vobiz.sip.plugins.module_utils.module_args import connection_argument_spec
+from ansible_collections.vobiz.sip.plugins.module_utils.diff import endpoint_diff
+from ansible_collections.vobiz.sip.plugins.module_utils.errors import EndpointError
+from ansible_collections.vobiz.sip.plugins.module_utils.matching import match_endpoint, username_match
+from ansible_collections.vobiz.sip.plugins.module_utils.module_glue import connect, connection_argument_spec, fail
 from ansible_collections.vobiz.sip.plugins.module_utils.records import ALLOW_FLAGS
 
 
@@ -386,7 +382,7 @@ class EndpointTask:
     def run(self):
         live = self.find_live()
         if live:
-            label_applications([live], self.applications)
+            fill_application_names([live], self.applications)
         if self.params["state"] == "absent":
             return self.delete(live)
         application = resolve_application(self.params["application"], self.applications) if self.params["application"] else None
@@ -399,7 +395,7 @@ class EndpointTask:
         username, endpoint_id = self.params["username"], self.params["endpoint_id"]
         if endpoint_id is None:
             records = self.client.list_endpoints({"username__startswith": username})
-            return find_endpoint(records, username, self.params["alias"])
+            return match_endpoint(records, username, self.params["alias"])
         live = self.client.get_endpoint(endpoint_id)
         if live is None and self.params["state"] == "present":
             raise EndpointError("endpoint_id %s does not exist on account %s; leave endpoint_id out to create an endpoint "
@@ -451,7 +447,7 @@ class EndpointTask:
     def reread(self, endpoint_id, fallback):
         """The endpoint as the API has it after a write (the planned record if it cannot be read yet)."""
         record = self.client.get_endpoint(endpoint_id) or dict(fallback, endpoint_id=endpoint_id)
-        return label_applications([record], self.applications)[0]
+        return fill_application_names([record], self.applications)[0]
 
     def check_applied(self, before, record, wanted, password_sent):
         """Fail (reporting the change made) when the API accepted a write but ignored a field of it."""

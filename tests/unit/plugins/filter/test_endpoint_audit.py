@@ -83,6 +83,29 @@ def test_allowed_applications_by_name_or_id():
     assert "(20000000000000009: 1, Night-Shift IVR #2: 1)" in failed["message"]
 
 
+def test_applications_sharing_a_name_are_counted_apart():
+    # Counted as in endpoint_info's summary; before the twins were merged this said "Sales: 3".
+    records = [record("1", "a", application=("21", "Sales")), record("2", "b", application=("22", "Sales")),
+               record("3", "c", application=("22", "Sales"))]
+    failed = only(run(records=records, allowed_applications=["Front Desk"]))
+    assert "(Sales (21): 1, Sales (22): 2)" in failed["message"]
+
+
+def test_a_username_several_endpoints_could_be_is_ambiguous_not_missing():
+    # Before the twins were merged, "bob" here was reported as not among the audited endpoints.
+    records = [record("1", "bob111"), record("2", "bob222", registered=False), record("3", "carol7")]
+    failed = only(run(records=records, registered=["bob", "carol"]))
+    assert failed["status"] == "failed" and failed["endpoints"] == ["bob"]
+    assert failed["message"] == ("1 of 2 listed endpoints fail: 1 ambiguous (no endpoint has the username exactly, several "
+                                 "have it followed by digits; list the username the API stored): bob")
+    assert only(run(records=records, registered=["bob111", "carol"]))["status"] == "passed"
+
+
+@pytest.mark.parametrize("value, expected", [(1, True), ("yes", True), (0, False), ("off", False)])
+def test_settings_take_booleans_as_ansible_writes_them(value, expected):
+    assert audit_filter.normalize_checks({"require_application": value})["require_application"] is expected
+
+
 def test_flag_required_value_and_unreported_flags():
     result = run(flags={"allow_other_domains": False})
     assert [(check["status"], check["endpoints"]) for check in result["results"]] == [("failed", ["bob"]), ("warning", ["dave123456789012"])]
@@ -166,6 +189,7 @@ def test_results_are_marked_unsafe():
     ({"registered": "alice"}, "endpoint_audit_registered must be a list, got text"),
     ({"registered": [["alice"]]}, "endpoint_audit_registered must list names"),
     ({"require_application": "maybe"}, "endpoint_audit_require_application must be true or false"),
+    ({"require_application": None}, "endpoint_audit_require_application must be true or false, got null"),
     ({"flags": {"allow_others": False}}, "unknown flag allow_others; the flags are: allow_voice"),
     ({"flags": ["allow_video"]}, "endpoint_audit_flags must map allow_\\* flags"),
     ({"flags": {"allow_video": "perhaps"}}, "flags.allow_video must be true or false"),

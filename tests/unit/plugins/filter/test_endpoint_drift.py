@@ -257,6 +257,9 @@ def test_live_must_be_endpoint_records():
 def test_filter_options_accept_ansible_style_booleans():
     report = drift.endpoint_drift(LIVE, [{"username": "alice"}], allow_unexpected="false", remove_unexpected="no")
     assert report["summary"]["unexpected"] == 2 and report["actions"] == []
+    # Was a TypeError (a traceback) before the twins were merged.
+    with pytest.raises(AnsibleFilterError, match="endpoint_drift: allow_unexpected must be true or false, got text 'sometimes'"):
+        drift.endpoint_drift(LIVE, [], allow_unexpected="sometimes")
 
 
 # Rendering -------------------------------------------------------------------------------------
@@ -309,6 +312,11 @@ def test_console_lines_name_each_drifted_endpoint():
     assert "changed carol (100000000000003): allow_apps: wanted false, actual true (locked: recreate the endpoint)" in lines
     assert "unexpected alice (100000000000001): not in the desired list" in lines
     assert drift.report_lines(report, max_lines=2)[-1] == "... and 2 more (see the report)"
+
+
+def test_console_lines_escape_control_characters_in_values():
+    report = compare([{"username": "bob", "alias": "B\x1b[2JB\tC"}])
+    assert "changed bob (100000000000002): alias: wanted 'B\\x1b[2JB\\tC', actual 'Bob desk'" in report["lines"]
 
 
 def test_filter_results_are_marked_unsafe():

@@ -11,8 +11,8 @@ import pytest
 
 from ansible.module_utils import basic
 
-from ansible_collections.vobiz.sip.plugins.module_utils import endpoint_module
-from ansible_collections.vobiz.sip.plugins.module_utils.endpoint_module import PASSWORD_MARKER
+from ansible_collections.vobiz.sip.plugins.module_utils import module_glue
+from ansible_collections.vobiz.sip.plugins.module_utils.diff import PASSWORD_MARKER
 from ansible_collections.vobiz.sip.plugins.modules import endpoint as endpoint_module_main
 from ansible_collections.vobiz.sip.tests.simulator.vobiz_simulator import Simulator
 from ansible_collections.vobiz.sip.tests.unit.module_runner import run_module_main
@@ -140,6 +140,6 @@ def test_endpoint_id_pins_the_endpoint_and_refuses_a_foreign_username(sim, run_m
 
 
 def test_missing_requests_names_the_library(run_module, monkeypatch):
-    monkeypatch.setattr(endpoint_module, "HAS_REQUESTS", False)
+    monkeypatch.setattr(module_glue, "HAS_REQUESTS", False)
     result, _warnings = run_module(username="alice")
     assert result["failed"] is True and "requests" in result["msg"]
