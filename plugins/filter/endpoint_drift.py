@@ -115,9 +115,13 @@ def _refuse_duplicate(seen, value, key, position):
 # Matching desired items with live endpoints ----------------------------------------------------
 
 def match_items(items, live):
-    """{username of a desired item: its live record} for the items the account has (matching.match_endpoints)."""
-    wanted = [{"username": item["username"], "endpoint_id": item["endpoint_id"], "alias": item["fields"].get("alias")}
-              for item in items]
+    """{username of a desired item: its live record} for the items the account has (matching.match_endpoints).
+
+    An item listed as absent matches only as a delete may: by endpoint_id, exact username, or a rewritten
+    username its alias confirms; an unconfirmed candidate is an error, never an endpoint planned for deletion.
+    """
+    wanted = [{"username": item["username"], "endpoint_id": item["endpoint_id"], "alias": item["fields"].get("alias"),
+               "state": item["state"]} for item in items]
     try:
         return match_endpoints(wanted, live)
     except EndpointError as error:

@@ -197,6 +197,19 @@ def test_several_rewritten_candidates_are_told_apart_by_alias_or_refused():
         compare([{"username": "eve"}], live=live)
 
 
+def test_an_item_listed_absent_never_plans_to_delete_a_rewritten_username_on_a_guess():
+    live = [record("7", "bob7", alias="Bob")]
+    with pytest.raises(AnsibleFilterError, match="desired endpoint bob: no endpoint has username 'bob' exactly.*refusing to "
+                                                 "delete on a guess. Candidates: 7 \\(username bob7, alias Bob\\)"):
+        compare([{"username": "bob", "state": "absent"}], live=live)
+    confirmed = compare([{"username": "bob", "alias": "Bob", "state": "absent"}], live=live)
+    assert confirmed["actions"] == [{"action": "delete", "username": "bob", "endpoint_id": "7", "params": {}}]
+    pinned = compare([{"username": "bob", "endpoint_id": "7", "state": "absent"}], live=live)
+    assert pinned["actions"] == confirmed["actions"]
+    with pytest.raises(AnsibleFilterError, match="endpoint 7 has username bob7, not carol; refusing to delete it"):
+        compare([{"username": "carol", "endpoint_id": "7", "state": "absent"}], live=live)
+
+
 def test_endpoint_id_pins_the_endpoint():
     live = [record("1", "frank"), record("2", "frank_old")]
     report = compare([{"username": "frank", "endpoint_id": "2"}], live=live, allow_unexpected=True)

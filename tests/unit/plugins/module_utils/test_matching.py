@@ -85,3 +85,54 @@ def test_matching_thousands_of_items_is_linear(monkeypatch):
     matches = match_endpoints(items, live)
     assert len(matches) == 10000
     assert len(calls) < 20000  # no comparison of every item with every endpoint (that would be 300 million)
+
+
+# Deletes never rest on a guess ------------------------------------------------------------------
+
+BOB7 = record("7", username="bob7", alias="Bob")
+
+
+def test_a_delete_takes_the_exact_username_or_the_endpoint_id():
+    live = [record("1", username="bob"), BOB7]
+    assert match_endpoint(live, "bob", deleting=True)["endpoint_id"] == "1"
+    assert match_endpoint(live, "bob", endpoint_id="7", deleting=True)["endpoint_id"] == "7"  # bob7 is rewritten from bob
+    assert match_endpoint(live, "bob", endpoint_id="9", deleting=True) is None
+
+
+def test_a_delete_by_endpoint_id_needs_the_username_of_that_endpoint():
+    with pytest.raises(EndpointError, match="endpoint 7 has username bob7, not alice; refusing to delete it"):
+        match_endpoint([BOB7], "alice", endpoint_id="7", deleting=True)
+    assert match_endpoint([BOB7], "alice", endpoint_id="7")["endpoint_id"] == "7"  # present: the locked-field check speaks
+
+
+def test_bob_absent_never_deletes_bob7_on_a_guess():
+    assert match_endpoint([BOB7], "bob")["endpoint_id"] == "7"  # present/update keeps the rewritten-username rule
+    with pytest.raises(EndpointError) as error:
+        match_endpoint([BOB7], "bob", deleting=True)
+    message = str(error.value)
+    assert message.startswith("no endpoint has username 'bob' exactly, and 1 endpoint has a username the API may have "
+                              "rewritten from it, and no alias was given to confirm one; refusing to delete on a guess")
+    assert "Candidates: 7 (username bob7, alias Bob)" in message and "Set endpoint_id" in message
+
+
+@pytest.mark.parametrize("alias, words", [("Other", "none with alias 'Other'"), ("Desk", "2 of them with alias 'Desk'")])
+def test_an_alias_that_does_not_single_one_out_deletes_nothing(alias, words):
+    live = [record("7", username="bob7", alias="Desk"), record("8", username="bob8", alias="Desk")]
+    with pytest.raises(EndpointError, match="2 endpoints have a username the API may have rewritten from it, %s; refusing" % words):
+        match_endpoint(live, "bob", alias=alias, deleting=True)
+
+
+def test_the_alias_confirms_a_rewritten_username_for_a_delete():
+    live = [BOB7, record("8", username="bob8", alias="Lobby")]
+    assert match_endpoint(live, "bob", alias="Bob", deleting=True)["endpoint_id"] == "7"
+    assert match_endpoint([], "bob", deleting=True) is None  # nothing to delete: no error
+
+
+def test_items_listed_absent_match_as_deletes():
+    live = [BOB7, record("1", username="carol")]
+    with pytest.raises(EndpointError, match="desired endpoint bob: no endpoint has username 'bob' exactly.*Candidates: 7"):
+        match_endpoints([dict(wanted("bob"), state="absent")], live)
+    assert match_endpoints([dict(wanted("bob", alias="Bob"), state="absent")], live)["bob"]["endpoint_id"] == "7"
+    assert match_endpoints([dict(wanted("bob"), state="present")], live)["bob"]["endpoint_id"] == "7"
+    with pytest.raises(EndpointError, match="desired endpoint dave: endpoint 1 has username carol, not dave; refusing"):
+        match_endpoints([dict(wanted("dave", endpoint_id="1"), state="absent")], live)
