@@ -131,7 +131,11 @@ def _max_names(value):
 # Records from the inventory --------------------------------------------------------------------
 
 def inventory_records(hosts, hostvars, prefix="vobiz_"):
-    """Normalised records rebuilt from the host variables of vobiz.sip.endpoints hosts (plus inventory_hostname)."""
+    """Normalised records rebuilt from the host variables of vobiz.sip.endpoints hosts (plus inventory_hostname).
+
+    Why the audit reads host variables, and what that costs: docs/design.md. A host must carry every field's
+    variable: one the inventory left out would otherwise be audited as null.
+    """
     records = []
     for host in hosts or []:
         variables = hostvars[host]
@@ -139,7 +143,12 @@ def inventory_records(hosts, hostvars, prefix="vobiz_"):
             raise AnsibleFilterError("host %s has no %sendpoint_id variable: it does not come from the vobiz.sip.endpoints inventory "
                                      "plugin, or that plugin uses another hostvars_prefix (set endpoint_audit_hostvars_prefix)"
                                      % (host, prefix))
-        record = {key: variables.get(prefix + key) for key in RECORD_KEYS}
+        missing = [prefix + key for key in RECORD_KEYS if prefix + key not in variables]
+        if missing:
+            raise AnsibleFilterError("host %s lacks the host variable%s %s, so its endpoint cannot be audited from the inventory: "
+                                     "let the vobiz.sip.endpoints inventory set every field's variable, or set "
+                                     "endpoint_audit_source: api" % (host, "s" if len(missing) > 1 else "", ", ".join(missing)))
+        record = {key: variables[prefix + key] for key in RECORD_KEYS}
         record["inventory_hostname"] = str(host)
         records.append(record)
     return records

@@ -223,9 +223,14 @@ def test_records_must_be_endpoint_records():
 
 # Inventory helpers --------------------------------------------------------------------------------
 
+def host_variables(prefix="vobiz_", **fields):
+    """The host variables the vobiz.sip.endpoints inventory sets: every record field, prefixed."""
+    return {prefix + key: fields.get(key) for key in RECORD_KEYS}
+
+
 HOSTVARS = {
-    "alice": {"vobiz_endpoint_id": "1", "vobiz_username": "alice", "vobiz_sip_registered": True, "ansible_connection": "local"},
-    "bob": {"vobiz_endpoint_id": "2", "vobiz_username": "bob", "vobiz_sip_registered": False},
+    "alice": dict(host_variables(endpoint_id="1", username="alice", sip_registered=True), ansible_connection="local"),
+    "bob": host_variables(endpoint_id="2", username="bob", sip_registered=False),
     "web1": {"ansible_host": "10.0.0.1"},
 }
 
@@ -235,7 +240,17 @@ def test_inventory_records_rebuild_the_normalised_records():
     assert [tuple(record) for record in records] == [RECORD_KEYS + ("inventory_hostname",)] * 2
     assert records[0]["endpoint_id"] == "1" and records[0]["sip_registered"] is True and records[0]["alias"] is None
     assert records[1]["inventory_hostname"] == "bob"
-    assert audit_filter.inventory_records(["alice"], {"alice": {"sip_endpoint_id": "1"}}, prefix="sip_")[0]["endpoint_id"] == "1"
+    sip_vars = host_variables("sip_", endpoint_id="1")
+    assert audit_filter.inventory_records(["alice"], {"alice": sip_vars}, prefix="sip_")[0]["endpoint_id"] == "1"
+
+
+def test_inventory_records_refuse_hosts_missing_field_variables():
+    # An inventory set to give only some host variables must not be audited as if the rest were null.
+    partial = {key: value for key, value in host_variables(endpoint_id="1", username="alice").items()
+               if key not in ("vobiz_application_id", "vobiz_sip_registered")}
+    with pytest.raises(AnsibleFilterError, match="host alice lacks the host variables vobiz_sip_registered, vobiz_application_id, .*"
+                                                 "endpoint_audit_source: api"):
+        audit_filter.inventory_records(["alice"], {"alice": partial})
 
 
 def test_inventory_records_refuse_hosts_from_elsewhere():
