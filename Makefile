@@ -25,8 +25,10 @@ COLLECTION_TARBALL ?= $(BUILT_TARBALL)
 RUN_ID := $(shell echo $$PPID)
 INSTALLED := $(BUILD)/installed/$(RUN_ID)
 
-# pytest-xdist workers: more than the CPUs, since the integration tests mostly wait for ansible-playbook and the simulator.
-PYTEST_WORKERS ?= 4
+# pytest-xdist workers: one per CPU (each integration worker runs ansible-playbook and a simulator of its own);
+# `make test PYTEST_WORKERS=N` overrides it.
+PYTEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
+export PYTEST_WORKERS
 PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS)
 
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
@@ -101,7 +103,7 @@ installed: setup $(if $(filter $(BUILT_TARBALL),$(COLLECTION_TARBALL)),build)
 # The CLIs (ansible-inventory, ansible-playbook, ansible-doc) load vobiz.sip from the installed tarball, so a file
 # missing from the build fails here; the test code, fixtures and simulator are imported from the checkout.
 integration: installed
-	trap 'rm -rf $(INSTALLED)' EXIT; VOBIZ_TEST_COLLECTIONS_PATH=$(INSTALLED) $(PYTEST) tests/integration
+	trap 'rm -rf $(INSTALLED)' EXIT; VOBIZ_TEST_COLLECTIONS_PATH=$(INSTALLED) $(PYTEST) --durations=15 tests/integration
 
 lint: setup $(LINT_VENV)/.installed
 	mkdir -p $(LOGS)

@@ -18,11 +18,14 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SUITES = ("unit", "integration")
-# pytest workers per suite: the integration tests mostly wait for ansible-playbook and the simulator.
-WORKERS = os.environ.get("PYTEST_WORKERS", "4")
+# pytest workers per suite: as many as the machine has CPUs (the Makefile passes PYTEST_WORKERS the same way).
+WORKERS = os.environ.get("PYTEST_WORKERS") or str(os.cpu_count() or 1)
+# The integration suite prints its slowest tests, so that a CI log says where the time goes.
+DURATIONS = {"integration": ["--durations=15"]}
 
 
 def suite_requirements():
@@ -115,7 +118,8 @@ def core_version(venv_python):
 def run_suite(venv_python, suite, collections, log_path):
     """pytest on tests/<suite>, streamed to the console and to log_path; (exit status, pytest's summary line)."""
     env = dict(os.environ, VOBIZ_TEST_COLLECTIONS_PATH=collections)
-    command = [venv_python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", WORKERS, os.path.join("tests", suite)]
+    command = [venv_python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", WORKERS] + DURATIONS.get(suite, []) + [
+        os.path.join("tests", suite)]
     summary = ""
     with open(log_path, "w", encoding="utf-8") as log:
         process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -146,9 +150,12 @@ def run_entry(entry, root, collections):
     results = []
     failed = False
     for suite in SUITES:
+        started = time.monotonic()
         status, summary = run_suite(venv_python, suite, collections, os.path.join(venv, suite + ".log"))
+        seconds = time.monotonic() - started
+        print("=== matrix %s %s: %s in %d s" % (entry.name, suite, "ok" if status == 0 else "FAILED", seconds), flush=True)
         failed = failed or status != 0
-        results.append("%s: %s" % (suite, summary))
+        results.append("%s: %s (%d s)" % (suite, summary, seconds))
     verdict = "FAILED" if failed else "PASSED"
     return "matrix %-6s %s: ansible-core %s, Python %s: %s" % (entry.name, verdict, core, version, "; ".join(results)), failed
 
@@ -162,7 +169,9 @@ def main():
     lines = []
     failed = False
     for entry in MATRIX:
+        started = time.monotonic()
         line, entry_failed = run_entry(entry, os.path.abspath(args.root), os.path.abspath(args.collections))
+        line += " [%d s]" % (time.monotonic() - started)
         print(line, flush=True)
         lines.append(line)
         failed = failed or entry_failed

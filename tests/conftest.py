@@ -32,3 +32,17 @@ if AnsibleCollectionConfig.collection_finder is None:
     from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
 
     _AnsibleCollectionFinder(paths=[collections_root()])._install()
+
+
+
+def pytest_sessionstart(session):  # pylint: disable=unused-argument
+    """Measure the machine's speed once, before the tests load it (each xdist worker measures its own too)."""
+    from ansible_collections.vobiz.sip.tests.harness import speed_factor
+    speed_factor()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say how slow the machine ran: every hang guard of the suite is scaled by this factor (shown with -q too)."""
+    from ansible_collections.vobiz.sip.tests.harness import HANG_GUARD_MARGIN, speed_factor
+    terminalreporter.write_line("vobiz.sip hang guards: %d x the expected time, x speed factor %.1f measured at start "
+                                "(1.0 = an unloaded CI machine)" % (HANG_GUARD_MARGIN, speed_factor()))

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 
 import pytest
 import yaml
 
 from ansible_collections.vobiz.sip.tests.conftest import REPO_ROOT, collections_root
+from ansible_collections.vobiz.sip.tests.harness import hang_guard, run_bounded
 from ansible_collections.vobiz.sip.tests.simulator.vobiz_simulator import Simulator
 
 SAMPLE_DATA = os.path.join(REPO_ROOT, "tests", "simulator", "data", "sample.yaml")
@@ -59,10 +59,19 @@ def one_line(text):
     return " ".join(text.split())
 
 
-def run_cli(tool, *args, env, cwd=None, timeout=120):
-    """Run one of the venv's Ansible CLIs (ansible-inventory, ansible-playbook, ansible-doc...)."""
-    return subprocess.run([os.path.join(BIN_DIR, tool)] + [str(arg) for arg in args], env=env, cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout, check=False)
+# What one CLI run against the simulator is expected to take at most on an unloaded machine (start-up, a few hundred
+# hosts, a role run with remediation), so the default hang guard is at least 200 s.
+CLI_EXPECTED_SECONDS = 20
+
+
+def run_cli(tool, *args, env, cwd=None, timeout=None):
+    """Run one of the venv's Ansible CLIs (ansible-inventory, ansible-playbook, ansible-doc...) in its own session.
+
+    `timeout` is a hang guard (default: hang_guard(CLI_EXPECTED_SECONDS)); when it expires the CLI and every
+    process it started are killed and subprocess.TimeoutExpired is raised.
+    """
+    command = [os.path.join(BIN_DIR, tool)] + [str(arg) for arg in args]
+    return run_bounded(command, hang_guard(CLI_EXPECTED_SECONDS) if timeout is None else timeout, env=env, cwd=cwd)
 
 
 # ansible-inventory helpers ---------------------------------------------------------------------

@@ -4,9 +4,10 @@
 
 For each fault: a transient run (fewer failures than `retries`) must give every endpoint of the simulator, and a
 persistent run must end with one readable error (cause and fix, no traceback, no token) and a non-zero exit,
-with no inventory and no endpoint list printed. Every run is bounded by a subprocess timeout and measured
-against the bound this file states. The two CLIs run side by side, each against its own simulator, to keep
-the suite short. Run with -s to see the measured time of each case.
+with no inventory and no endpoint list printed. Every run has a hang guard (tests/harness.py: ten times its
+expected time, scaled to the machine's speed), never a speed check: how fast a listing is under a rate limit is
+measured by `make bench`. The two CLIs run side by side, each against its own simulator, to keep the suite
+short. Run with -s to see the time of each case.
 """
 
 from __future__ import annotations
@@ -18,14 +19,16 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from ansible_collections.vobiz.sip.tests.integration.conftest import SAMPLE_DATA, ansible_env, one_line, run_cli
-from ansible_collections.vobiz.sip.tests.simulator.vobiz_simulator import Simulator, generate_data
+from ansible_collections.vobiz.sip.tests.harness import hang_guard
+from ansible_collections.vobiz.sip.tests.integration.conftest import (
+    CLI_EXPECTED_SECONDS, SAMPLE_DATA, ansible_env, one_line, run_cli,
+)
+from ansible_collections.vobiz.sip.tests.simulator.vobiz_simulator import Simulator
 
-TIMEOUT = 1
+# The client's per-request timeout: long enough that the simulator answers well within it on a loaded machine,
+# so that only the "slower than timeout" fault times out.
+TIMEOUT = 3
 RETRIES = 2
-# What an ansible-inventory or ansible-playbook run may cost beyond the fault's own waits (startup is about 1 s;
-# the rest is room for a loaded two-core CI machine). A run that exceeds its bound is killed and fails the test.
-CLI_OVERHEAD = 25.0
 # Backoff without Retry-After: 0.5 s then 1 s at most (jitter only shortens it), with RETRIES = 2.
 BACKOFF = 1.5
 CONNECTION_OPTIONS = {"timeout": TIMEOUT, "retries": RETRIES, "page_size": 100, "max_concurrency": 4}
@@ -71,8 +74,8 @@ FAULTS = {
     "reset mid-response": (rule("reset", RETRIES), rule("reset", 1000),
                            r"failed after 3 tries: the connection to http://127\.0\.0\.1:\d+ broke before the answer came "
                            r"\(remote end closed connection\)\. Try again later or raise retries", BACKOFF),
-    "slower than timeout": (rule("slow", 1, delay_s=TIMEOUT + 1.5), rule("slow", 1000, delay_s=TIMEOUT + 1.5),
-                            r"failed after 3 tries: no answer within timeout=1s\. Raise timeout, or check the network path",
+    "slower than timeout": (rule("slow", 1, delay_s=TIMEOUT + 2), rule("slow", 1000, delay_s=TIMEOUT + 2),
+                            r"failed after 3 tries: no answer within timeout=3s\. Raise timeout, or check the network path",
                             3 * TIMEOUT + BACKOFF),
     "truncated JSON": (rule("truncated", RETRIES), rule("truncated", 1000),
                        r"malformed reply from GET /api/v1/Account/MA_DEMO0001/Endpoint/\?limit=100&offset=0 \(HTTP 200\): "
@@ -109,7 +112,8 @@ def slowest_case_summary():
 
 
 def bound(waits):
-    return waits + CLI_OVERHEAD
+    """The hang guard of one CLI run whose fault makes it wait `waits` seconds."""
+    return hang_guard(waits + CLI_EXPECTED_SECONDS)
 
 
 def run_inventory(sim, tmp_path, name, waits, **options):
@@ -162,7 +166,7 @@ def expect_no_partial_module_result(completed, saved, label):
 
 def record(fault, tool, mode, outcome, seconds, waits):
     TIMINGS.append((seconds, fault, tool, mode))
-    print("%-32s %-17s %-10s %-8s %5.1f s (bound %4.1f s)" % (fault, tool, mode, outcome, seconds, bound(waits)))
+    print("%-32s %-17s %-10s %-8s %5.1f s (hang guard %.0f s)" % (fault, tool, mode, outcome, seconds, bound(waits)))
 
 
 def inventory_side(fault, sim, tmp_path):
@@ -211,26 +215,29 @@ def test_fault_gives_everything_or_one_clear_error(fault, tmp_path):
                      lambda: module_side(fault, module_sim, tmp_path / "module"))
 
 
-def test_rate_limited_listing_of_10000_endpoints_is_complete(tmp_path):
-    """10 requests/s with a burst of 5: every one of 10,000 endpoints arrives, paced by Retry-After."""
+def test_rate_limited_listing_is_complete(tmp_path):
+    """10 requests/s with a burst of 5 on the sample account: the limit bites, and every endpoint still arrives.
+
+    With page_size 20 a listing is 16 endpoint pages plus the Application page, so it must ride out 429s.
+    How close a listing comes to the limit's own speed is measured by `make bench` (10,000 endpoints).
+    """
     limit = {"rate": 10, "burst": 5}
-    # 101 requests at about 5 per second (whole-second Retry-After), plus Ansible's work on 10,000 hosts.
-    inventory_waits = 40.0
+    waits = 5.0  # about 17 requests at 10 per second, after a burst of 5
     (tmp_path / "inventory").mkdir()
     (tmp_path / "module").mkdir()
 
     def inventory():
-        with Simulator(generate_data(10000), rate_limit=limit) as sim:
-            completed, seconds = run_inventory(sim, tmp_path / "inventory", "rate-limited", inventory_waits, retries=5)
+        with Simulator(SAMPLE_DATA, rate_limit=limit) as sim:
+            completed, seconds = run_inventory(sim, tmp_path / "inventory", "rate-limited", waits, retries=5, page_size=20)
             expect_complete_inventory(sim, completed, "rate limit inventory")
             assert sum(1 for request in sim.requests if request["status"] == 429) > 0, "the rate limit never bit"
-        record("rate limit 10/s burst 5", "ansible-inventory", "10,000", "complete", seconds, inventory_waits)
+        record("rate limit 10/s burst 5", "ansible-inventory", "300", "complete", seconds, waits)
 
     def module():
         with Simulator(SAMPLE_DATA, rate_limit=limit) as sim:
-            completed, seconds, saved = run_module(sim, tmp_path / "module", "rate-limited", 10.0, retries=5, page_size=20)
+            completed, seconds, saved = run_module(sim, tmp_path / "module", "rate-limited", waits, retries=5, page_size=20)
             expect_complete_module(sim, completed, saved, "rate limit module")
             assert sum(1 for request in sim.requests if request["status"] == 429) > 0, "the rate limit never bit"
-        record("rate limit 10/s burst 5", "endpoint_info", "300", "complete", seconds, 10.0)
+        record("rate limit 10/s burst 5", "endpoint_info", "300", "complete", seconds, waits)
 
     side_by_side(inventory, module)

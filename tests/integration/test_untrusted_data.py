@@ -20,7 +20,6 @@ from ansible_collections.vobiz.sip.tests.simulator.vobiz_simulator import Simula
 
 AUTH_ID = "MA_HOSTILE01"
 TOKEN = "hostile-data-token"
-CLI_BOUND = 120
 GROUP_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 APP_IDS = ("30000000000000001", "30000000000000002", "30000000000000003", "30000000000000004")
 
@@ -125,7 +124,7 @@ def test_the_canary_fires_when_text_is_templated(tmp_path, canaries):
     """The detector itself: a canary that Ansible does template touches its file."""
     completed = run_cli("ansible", "localhost", "-i", "localhost,", "-c", "local", "-m", "ansible.builtin.debug",
                         "-a", "msg=%s" % canary(canaries, "self_check"),
-                        env=ansible_env(None, tmp_path), timeout=CLI_BOUND)
+                        env=ansible_env(None, tmp_path))
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert [path.name for path in canaries.iterdir()] == ["self_check"]
 
@@ -133,7 +132,7 @@ def test_the_canary_fires_when_text_is_templated(tmp_path, canaries):
 def test_inventory_list_and_host_keep_hostile_text_literal(hostile_sim, tmp_path, canaries):
     env = env_for(hostile_sim, tmp_path)
     config = inventory_file(tmp_path)
-    completed = run_cli("ansible-inventory", "-i", config, "--list", env=env, timeout=CLI_BOUND)
+    completed = run_cli("ansible-inventory", "-i", config, "--list", env=env)
     assert completed.returncode == 0, completed.stderr[-3000:]
     listing = plain(json.loads(completed.stdout))
     expected = expected_by_id(hostile_sim)
@@ -153,7 +152,7 @@ def test_inventory_list_and_host_keep_hostile_text_literal(hostile_sim, tmp_path
     addressable = [endpoint for endpoint in hostile_sim.endpoints if not re.search(r"[,\s]", endpoint["username"])]
     assert {"quote'\"user", "expr_{{7*7}}_{{no_such_variable}}", "long_" + "x" * 300} <= {item["username"] for item in addressable}
     for endpoint in addressable:
-        completed = run_cli("ansible-inventory", "-i", config, "--host", endpoint["username"], env=env, timeout=CLI_BOUND)
+        completed = run_cli("ansible-inventory", "-i", config, "--host", endpoint["username"], env=env)
         assert completed.returncode == 0, completed.stderr[-3000:]
         variables = plain(json_after_verbose_lines(completed.stdout))
         assert variables["vobiz_alias"] == endpoint["alias"] and variables["vobiz_username"] == endpoint["username"]
@@ -162,7 +161,7 @@ def test_inventory_list_and_host_keep_hostile_text_literal(hostile_sim, tmp_path
 
 def test_hostile_aliases_as_host_names_stay_literal(hostile_sim, tmp_path, canaries):
     completed = run_cli("ansible-inventory", "-i", inventory_file(tmp_path, hostname="alias"), "--list",
-                        env=env_for(hostile_sim, tmp_path), timeout=CLI_BOUND)
+                        env=env_for(hostile_sim, tmp_path))
     assert completed.returncode == 0, completed.stderr[-3000:]
     hostvars = plain(json.loads(completed.stdout))["_meta"]["hostvars"]
     assert sorted(hostvars) == sorted(endpoint["alias"] for endpoint in hostile_sim.endpoints)
@@ -238,7 +237,7 @@ def test_playbook_prints_and_uses_hostile_text_without_running_it(hostile_sim, t
     template = tmp_path / "fields.j2"
     template.write_text("{{ vobiz_alias }}|{{ vobiz_username }}|{{ vobiz_application_name }}|{{ vobiz_sub_account }}", encoding="utf-8")
     completed = run_cli("ansible-playbook", "-i", inventory_file(tmp_path), playbook, "-e", "out_dir=%s" % out_dir,
-                        "-e", "template_file=%s" % template, env=env_for(hostile_sim, tmp_path), timeout=CLI_BOUND)
+                        "-e", "template_file=%s" % template, env=env_for(hostile_sim, tmp_path))
     assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-2000:]
     assert_no_canary(canaries, "ansible-playbook")
 
@@ -344,7 +343,7 @@ def test_audit_and_drift_roles_report_hostile_text_without_running_it(hostile_si
     playbook = tmp_path / "roles.yml"
     playbook.write_text(ROLES_PLAYBOOK, encoding="utf-8")
     completed = run_cli("ansible-playbook", "-i", inventory_file(tmp_path), playbook, "-e", "@%s" % variables,
-                        env=env_for(hostile_sim, tmp_path), timeout=CLI_BOUND)
+                        env=env_for(hostile_sim, tmp_path))
     assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-2000:]
     assert_no_canary(canaries, "the audit and drift roles")
 

@@ -1653,9 +1653,11 @@ def start_process(cli_args, port_file, start_timeout=60, **popen_options):
     """Run this simulator's CLI in a process of its own, as the real API would be; (process, base URL) once it listens.
 
     For demos and benchmarks. Raises RuntimeError when the process exits or does not listen within start_timeout.
+    The process gets a session of its own, so that a test's or a benchmark's clean-up can end its whole group.
     """
     process = subprocess.Popen(  # pylint: disable=consider-using-with
-        [sys.executable, os.path.abspath(__file__)] + list(cli_args) + ["--port", "0", "--port-file", port_file], **popen_options)
+        [sys.executable, os.path.abspath(__file__)] + list(cli_args) + ["--port", "0", "--port-file", port_file],
+        start_new_session=True, **popen_options)
     deadline = time.monotonic() + start_timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -14,6 +14,8 @@ import threading
 import pytest
 import requests
 
+from ansible_collections.vobiz.sip.tests.harness import hang_guard, run_bounded, start_in_own_session, stop_process_tree
+
 SIMULATOR_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "simulator")
 SIMULATOR_PATH = os.path.join(SIMULATOR_DIR, "vobiz_simulator.py")
 SAMPLE_PATH = os.path.join(SIMULATOR_DIR, "data", "sample.yaml")
@@ -522,8 +524,9 @@ def test_control_api_over_http(sim, api):
 
 
 def test_control_requests_skip_faults_and_latency(sim):
-    sim.configure(faults=[{"kind": "500", "times": 5}], latency_ms=2000)
-    response = requests.get(f"{sim.url}/_sim/state", timeout=1)
+    # A latency far above the request's timeout: the answer can only come in time if the latency was skipped.
+    sim.configure(faults=[{"kind": "500", "times": 5}], latency_ms=60000)
+    response = requests.get(f"{sim.url}/_sim/state", timeout=15)
     assert response.status_code == 200 and response.json()["switches"]["faults"][0]["times"] == 5
 
 
@@ -598,7 +601,7 @@ def test_generate_data_is_deterministic():
 
 def test_cli_runs_until_sigterm(tmp_path):
     port_file = tmp_path / "port"
-    process = subprocess.Popen(
+    process = start_in_own_session(
         [sys.executable, SIMULATOR_PATH, "--generate", "30", "--port", "0", "--port-file", str(port_file),
          "--shape", "rich", "--config", json.dumps({"total_count_extra": 1})],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -612,15 +615,17 @@ def test_cli_runs_until_sigterm(tmp_path):
         assert body["meta"]["total_count"] == 31 and "allow_voice" in body["objects"][0]
     finally:
         process.send_signal(signal.SIGTERM)
-        returncode = process.wait(timeout=10)
-        process.stdout.close()
-        process.stderr.close()
+        try:
+            returncode = process.wait(timeout=hang_guard(2))
+        finally:
+            stop_process_tree(process)  # a no-op when SIGTERM ended it, as it should
+            process.stdout.close()
+            process.stderr.close()
     assert returncode == 0
 
 
 def test_cli_rejects_other_hosts():
-    result = subprocess.run([sys.executable, SIMULATOR_PATH, "--generate", "1", "--host", "0.0.0.0"],
-                            capture_output=True, text=True, timeout=30, check=False)
+    result = run_bounded([sys.executable, SIMULATOR_PATH, "--generate", "1", "--host", "0.0.0.0"], hang_guard(2))
     assert result.returncode == 2 and "127.0.0.1" in result.stderr
 
 
@@ -700,7 +705,7 @@ def test_tls_with_a_certificate_that_does_not_load_is_rejected(tmp_path):
 
 
 def test_cli_serves_tls(certificates, tmp_path):
-    process = subprocess.Popen(
+    process = start_in_own_session(
         [sys.executable, SIMULATOR_PATH, "--generate", "3", "--tls-cert", certificates["cert"], "--tls-key", certificates["key"]],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -714,15 +719,17 @@ def test_cli_serves_tls(certificates, tmp_path):
         assert body["meta"]["total_count"] == 3
     finally:
         process.send_signal(signal.SIGTERM)
-        returncode = process.wait(timeout=10)
-        process.stdout.close()
-        process.stderr.close()
+        try:
+            returncode = process.wait(timeout=hang_guard(2))
+        finally:
+            stop_process_tree(process)  # a no-op when SIGTERM ended it, as it should
+            process.stdout.close()
+            process.stderr.close()
     assert returncode == 0
 
 
 def test_cli_tls_cert_needs_its_key(certificates):
-    result = subprocess.run([sys.executable, SIMULATOR_PATH, "--generate", "1", "--tls-cert", certificates["cert"]],
-                            capture_output=True, text=True, timeout=30, check=False)
+    result = run_bounded([sys.executable, SIMULATOR_PATH, "--generate", "1", "--tls-cert", certificates["cert"]], hang_guard(2))
     assert result.returncode == 2 and "--tls-key" in result.stderr
 
 

@@ -73,7 +73,8 @@ def test_sends_auth_headers_and_never_follows_next(sim):
 
 
 def test_pages_after_the_first_are_fetched_concurrently_up_to_max_concurrency(sim):
-    sim.configure(latency_ms=60)
+    # A latency long enough that the four requests overlap even when a loaded machine starts threads slowly.
+    sim.configure(latency_ms=300)
     client(sim, page_size=10, max_concurrency=4).list_endpoints()
     pages = list_requests(sim)
     assert len(pages) == 25
@@ -197,12 +198,13 @@ def test_retries_exhausted_gives_one_clear_error(sim):
 
 
 def test_timeout_is_retried_then_reported(sim):
-    sim.configure(faults=[{"kind": "slow", "times": 1, "delay_s": 2.5}])
-    assert len(client(sim, timeout=1, page_size=100).list_endpoints()) == 250
+    # timeout=3: well above what a page takes on a loaded machine, so that only the slowed request times out.
+    sim.configure(faults=[{"kind": "slow", "times": 1, "delay_s": 5}])
+    assert len(client(sim, timeout=3, page_size=100).list_endpoints()) == 250
     sim.reset_requests()
-    sim.configure(faults=[{"kind": "slow", "times": 10, "delay_s": 2.5}])
-    with pytest.raises(VobizError, match=r"no answer within timeout=1s.*Raise timeout"):
-        client(sim, timeout=1, retries=1).list_endpoints()
+    sim.configure(faults=[{"kind": "slow", "times": 10, "delay_s": 5}])
+    with pytest.raises(VobizError, match=r"no answer within timeout=3s.*Raise timeout"):
+        client(sim, timeout=3, retries=1).list_endpoints()
 
 
 def test_connection_refused_is_clear():

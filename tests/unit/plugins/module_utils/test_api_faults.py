@@ -1,10 +1,11 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The API client under every fault the simulator can inject: the whole listing or one clear error, in bounded time.
+"""The API client under every fault the simulator can inject: the whole listing or one clear error, never a hang.
 
 A transient fault (fewer failures than `retries`) must give exactly the simulator's endpoints; a persistent one
 must raise one VobizError naming the cause and the fix. Never a partial list, never a hang: each case states how
-long it may take and is measured.
+long it is expected to take, and its hang guard (tests/harness.py) is ten times that, scaled to the machine's
+speed. How fast the client is belongs to `make bench`.
 """
 
 from __future__ import annotations
@@ -15,14 +16,16 @@ import time
 import pytest
 
 from ansible_collections.vobiz.sip.plugins.module_utils.api import VobizClient, VobizError
+from ansible_collections.vobiz.sip.tests.harness import hang_guard
 from ansible_collections.vobiz.sip.tests.simulator.vobiz_simulator import Simulator, generate_data
 
 ENDPOINTS = 250
 PAGE_SIZE = 50  # 5 pages, 4 of them concurrent
 RETRIES = 2
-TIMEOUT = 1
-# Seconds a case may take beyond its own waits (timeouts, Retry-After); generous for a loaded CI machine.
-SLACK = 8.0
+# Long enough that the in-process simulator answers well within it on a loaded machine: only "slow" faults time out.
+TIMEOUT = 3
+# Seconds a case is expected to take beyond its own waits (timeouts, Retry-After).
+SLACK = 2.0
 DATA = generate_data(ENDPOINTS)
 
 # name -> (transient switches or None, persistent switches, what the error must say, the case's own waits in seconds)
@@ -42,9 +45,9 @@ FAULTS = {
         {"faults": [{"kind": "reset", "times": RETRIES}]}, {"faults": [{"kind": "reset", "times": 1000}]},
         r"failed after 3 tries: the connection to http://127\.0\.0\.1:\d+ broke before the answer came .*raise retries", 2),
     "slower than timeout": (
-        {"faults": [{"kind": "slow", "times": 1, "delay_s": TIMEOUT + 1.5}]},
-        {"faults": [{"kind": "slow", "times": 1000, "delay_s": TIMEOUT + 1.5}]},
-        r"failed after 3 tries: no answer within timeout=1s\. Raise timeout", 3 * TIMEOUT + 2),
+        {"faults": [{"kind": "slow", "times": 1, "delay_s": TIMEOUT + 2}]},
+        {"faults": [{"kind": "slow", "times": 1000, "delay_s": TIMEOUT + 2}]},
+        r"failed after 3 tries: no answer within timeout=3s\. Raise timeout", 3 * TIMEOUT + 2),
     "truncated JSON": ({"faults": [{"kind": "truncated", "times": RETRIES}]}, {"faults": [{"kind": "truncated", "times": 1000}]},
                        r"malformed reply from GET .*\(HTTP 200\).*after 3 tries\. Check api_url", 2),
     "HTML 502 page": ({"faults": [{"kind": "html502", "times": RETRIES}]}, {"faults": [{"kind": "html502", "times": 1000}]},
@@ -106,7 +109,7 @@ def test_transient_fault_gives_the_whole_listing(sim, name):
     assert all(record["application_name"] for record in records if record["application_id"])
     # One walk of the endpoints and one of the applications is the fault-free cost.
     assert api.stats["retries"] > 0 or api.stats["walks"] > 2, "the fault never hit"
-    assert seconds < waits + SLACK, "%s took %.1f s" % (name, seconds)
+    assert seconds < hang_guard(waits + SLACK), "%s hung: %.1f s" % (name, seconds)
 
 
 @pytest.mark.parametrize("name", list(FAULTS))
@@ -119,7 +122,7 @@ def test_persistent_fault_gives_one_clear_error(sim, name):
     text = str(error)
     assert "\n" not in text and sim.auth_token not in text
     assert re.search(message, text), text
-    assert seconds < waits + SLACK, "%s took %.1f s" % (name, seconds)
+    assert seconds < hang_guard(waits + SLACK), "%s hung: %.1f s" % (name, seconds)
 
 
 @pytest.mark.parametrize("max_concurrency", [1, 4])
@@ -130,7 +133,7 @@ def test_a_wildly_lying_total_count_fails_fast_instead_of_paging_forever(sim, ma
     assert isinstance(error, VobizError) and "total_count %d but served 250" % (10 ** 9 + 250) in str(error)
     # Per walk: the 5 pages that hold records, the first empty one, and at most max_concurrency - 1 already in flight.
     assert len(sim.requests) <= 4 * (5 + 1 + max_concurrency - 1)
-    assert seconds < SLACK
+    assert seconds < hang_guard(SLACK)
 
 
 def test_deleted_records_never_leave_a_gap(sim):
@@ -156,7 +159,7 @@ def test_rate_limit_token_bucket_is_ridden_out_with_retry_after(sim):
         assert [record["endpoint_id"] for record in records] == [endpoint["endpoint_id"] for endpoint in limited.endpoints]
         limited_answers = [request for request in limited.requests if request["status"] == 429]
         assert limited_answers and api.stats["retries"] == len(limited_answers)
-    assert seconds < 1000 / PAGE_SIZE / 4 + SLACK + 5, "took %.1f s" % seconds
+    assert seconds < hang_guard(1000 / PAGE_SIZE / 5 + SLACK), "hung: %.1f s" % seconds
 
 
 def test_create_is_never_repeated_after_a_dropped_connection(sim):
@@ -177,5 +180,5 @@ def test_create_is_retried_when_the_api_rate_limits_it(sim):
 def test_a_server_that_never_answers_is_bounded_by_timeout_and_retries(sim):
     sim.configure(faults=[{"kind": "slow", "times": 1000, "delay_s": 10}])
     error, seconds = timed(lambda: client(sim, retries=1).get_endpoint(sim.endpoints[0]["endpoint_id"]))
-    assert isinstance(error, VobizError) and "no answer within timeout=1s" in str(error)
-    assert seconds < 2 * TIMEOUT + 0.5 + SLACK / 2
+    assert isinstance(error, VobizError) and "no answer within timeout=3s" in str(error)
+    assert seconds < hang_guard(2 * TIMEOUT + SLACK)
