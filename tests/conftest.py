@@ -34,7 +34,6 @@ if AnsibleCollectionConfig.collection_finder is None:
     _AnsibleCollectionFinder(paths=[collections_root()])._install()
 
 
-
 def pytest_sessionstart(session):  # pylint: disable=unused-argument
     """Measure the machine's speed once, before the tests load it (each xdist worker measures its own too)."""
     from ansible_collections.vobiz.sip.tests.harness import speed_factor
