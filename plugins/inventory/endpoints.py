@@ -198,6 +198,7 @@ from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructa
 from ansible.utils.unsafe_proxy import wrap_var
 
 from ansible_collections.vobiz.sip.plugins.module_utils.api import VobizClient, VobizError, validate_filters
+from ansible_collections.vobiz.sip.plugins.module_utils.applications import application_names
 from ansible_collections.vobiz.sip.plugins.module_utils.records import RECORD_KEYS, slugify
 
 try:
@@ -361,12 +362,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     def _application_group_names(self, records):
         """Group name per application id (None: no application), with the slug-clash rule applied."""
-        names = {}
-        for record in records:
-            app_id = record["application_id"]
-            if app_id is not None and not names.get(app_id):
-                names[app_id] = record["application_name"]
-        slugs = {app_id: slugify(name or "") or _slug(app_id) for app_id, name in names.items()}
+        slugs = {app_id: slugify(name or "") or _slug(app_id) for app_id, name in application_names(records).items()}
         # "none" is taken by the group of endpoints without an application.
         taken = {"none"}
         while True:

@@ -44,6 +44,16 @@ def fill_application_names(records, applications):
     return records
 
 
+def application_names(records):
+    """{app_id: name or None} for the applications the records use; a name from any record that carries it
+    (with the API's mixed shapes, the first record of an application may be a compact one without it)."""
+    names = {}
+    for record in records:
+        if record["application_id"] and not names.get(record["application_id"]):
+            names[record["application_id"]] = record["application_name"]
+    return names
+
+
 def application_label(app_id, name, qualify=False):
     """How people read an application: its name, or its id when the name is unknown; None for no application.
 

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.vobiz.sip.plugins.module_utils.applications import application_labels
+from ansible_collections.vobiz.sip.plugins.module_utils.applications import application_labels, application_names
 
 # How counts by sub-account name the main account's endpoints.
 MAIN_ACCOUNT = "main"
@@ -34,11 +34,7 @@ def count_by_application(records):
     Applications are keyed by name, or by id when the name is unknown; when two applications share
     a name each key gets its id appended, so counts of different applications never merge.
     """
-    names_by_id = {}
-    for record in records:
-        if record["application_id"] and not names_by_id.get(record["application_id"]):
-            names_by_id[record["application_id"]] = record["application_name"]  # any record that knows the name
-    labels = application_labels(names_by_id)
+    labels = application_labels(application_names(records))
     counts = {}
     for record in records:
         if record["application_id"]:

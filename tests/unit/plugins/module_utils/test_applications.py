@@ -9,6 +9,7 @@ import pytest
 from ansible_collections.vobiz.sip.plugins.module_utils.applications import (
     application_label,
     application_labels,
+    application_names,
     describe_applications,
     fill_application_names,
     resolve_application,
@@ -68,3 +69,9 @@ def test_an_application_without_a_name_is_listed_by_its_id():
     # Was "None (20000000000000009)" before the twins were merged.
     assert describe_applications(APPS[:1] + [{"app_id": 20000000000000009, "app_name": None}]) == \
         "Front Desk (20000000000000001), 20000000000000009"
+
+
+def test_application_names_come_from_any_record_that_carries_one():
+    records = [record("1", application_id="11"), record("2", application_id="11", application_name="Front Desk"),
+               record("3", application_id="12"), record("4")]
+    assert application_names(records) == {"11": "Front Desk", "12": None}
