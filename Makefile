@@ -35,7 +35,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PATH := $(BIN):$(PATH)
 
 # The gates of `make test`, cheapest first. Each one fails on any finding.
-TEST_STAGES := unit build integration lint docs-check docs-lint changelog-lint ee-check sanity ansible-test-units
+TEST_STAGES := unit build integration lint docsite docs-lint changelog-lint ee-check sanity ansible-test-units
 
 .PHONY: help setup demo test $(TEST_STAGES) installed docs test-matrix clean bench
 
@@ -43,7 +43,7 @@ help:
 	@echo "make demo         start the bundled Vobiz simulator and show the collection at work"
 	@echo "make test         every gate: $(TEST_STAGES)"
 	@echo "make test-matrix  unit and integration tests on the oldest and newest supported ansible-core"
-	@echo "make docs         regenerate docs/reference/ from the plugins' documentation"
+	@echo "make docs         build the HTML docsite into .build/docs/html (open .build/docs/html/index.html)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -111,14 +111,33 @@ lint: setup $(LINT_VENV)/.installed
 	mv $(LOGS)/lint.$(RUN_ID).log $(LOGS)/lint.log
 	grep -q "Profile 'production' was required, and it passed" $(LOGS)/lint.log
 
-# docs/reference/ is generated: `make docs` rewrites it, `make docs-check` fails when it is stale.
-docs: setup $(DOCS_VENV)/.installed
-	$(DOCS_VENV)/bin/python hacking/render_reference.py --dest docs/reference
+# The docsite: antsibull-docs' standard collection site (the look of docs.ansible.com), built from the plugins',
+# modules' and roles' own documentation (ansible-doc --metadata-dump, so new plugins appear by themselves) and the
+# pages in docs/docsite/. It downloads nothing: links into docs.ansible.com resolve from a local inventory.
+# $(call docsite,DIR,SPHINX_OPTIONS): sphinx-init's project into DIR/src, the site into DIR/html.
+define docsite
+rm -rf $(1) && mkdir -p $(1)/src/rst && chmod og-w $(1)/src/rst && \
+PATH=$(DOCS_VENV)/bin:$$PATH antsibull-docs sphinx-init --use-current --fail-on-error --dest-dir $(1)/src \
+    --index-rst-source hacking/docsite_index.rst --project vobiz.sip --title 'vobiz.sip documentation' \
+    --html-short-title vobiz.sip --copyright 'vobiz.sip maintainers' vobiz.sip >/dev/null && \
+$(DOCS_VENV)/bin/python hacking/offline_intersphinx.py $(1)/src && \
+PATH=$(DOCS_VENV)/bin:$$PATH antsibull-docs --config-file $(1)/src/antsibull-docs.cfg collection --use-current \
+    --fail-on-error --cleanup everything --dest-dir $(1)/src/rst vobiz.sip && \
+$(DOCS_VENV)/bin/sphinx-build -M html $(1)/src/rst $(1) -c $(1)/src -q $(2)
+endef
 
-docs-check: setup $(DOCS_VENV)/.installed
-	trap 'rm -rf $(BUILD)/reference.$(RUN_ID)' EXIT; \
-	$(DOCS_VENV)/bin/python hacking/render_reference.py --dest $(BUILD)/reference.$(RUN_ID) && \
-	diff -ru docs/reference $(BUILD)/reference.$(RUN_ID) || { echo "docs/reference/ is stale: run 'make docs' and commit the result"; exit 1; }
+docs: setup $(DOCS_VENV)/.installed
+	$(call docsite,$(BUILD)/docs,)
+	@echo "The docsite is in $(BUILD)/docs/html: open $(BUILD)/docs/html/index.html"
+
+# The same build with every Sphinx warning an error (a broken reference, a bad page), in a scratch directory; then
+# every page of it that README.md or docs/ tells users to open must exist.
+docsite: setup $(DOCS_VENV)/.installed
+	trap 'rm -rf $(BUILD)/docsite.$(RUN_ID)' EXIT; \
+	$(call docsite,$(BUILD)/docsite.$(RUN_ID),-W --keep-going) && \
+	for page in $$(grep -ohE '\.build/docs/html/[A-Za-z0-9_./-]+\.html' README.md docs/*.md | sort -u); do \
+	    test -f $(BUILD)/docsite.$(RUN_ID)/html/$${page#.build/docs/html/} || { echo "$$page, named in the docs, is not in the docsite"; exit 1; }; \
+	done
 
 docs-lint: setup $(DOCS_VENV)/.installed
 	PATH=$(DOCS_VENV)/bin:$$PATH $(DOCS_VENV)/bin/antsibull-docs lint-collection-docs --plugin-docs \
