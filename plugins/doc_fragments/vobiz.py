@@ -19,15 +19,15 @@ options:
     description:
       - Auth ID of the Vobiz account (C(MA_...)), sent as the C(X-Auth-ID) header and used in every API path.
       - If not set, the value of the E(VOBIZ_AUTH_ID) environment variable is used.
+      - Required, from this option or the environment variable; without either, the task or the inventory source fails naming both.
     type: str
-    required: true
   auth_token:
     description:
       - Auth token of the Vobiz account, sent as the C(X-Auth-Token) header. It is never logged, returned or cached.
       - May be a vaulted string or a template such as V({{ lookup('ansible.builtin.env', 'MY_TOKEN'\) }}).
       - If not set, the value of the E(VOBIZ_AUTH_TOKEN) environment variable is used.
+      - Required, from this option or the environment variable; without either, the task or the inventory source fails naming both.
     type: str
-    required: true
   api_url:
     description:
       - Base URL of the Vobiz API.

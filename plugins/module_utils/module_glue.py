@@ -19,8 +19,8 @@ CONNECTION_OPTIONS = ("auth_id", "auth_token", "api_url", "validate_certs", "tim
 
 def connection_argument_spec():
     return dict(
-        auth_id=dict(type="str", required=True, fallback=(env_fallback, ["VOBIZ_AUTH_ID"])),
-        auth_token=dict(type="str", required=True, no_log=True, fallback=(env_fallback, ["VOBIZ_AUTH_TOKEN"])),
+        auth_id=dict(type="str", fallback=(env_fallback, ["VOBIZ_AUTH_ID"])),
+        auth_token=dict(type="str", no_log=True, fallback=(env_fallback, ["VOBIZ_AUTH_TOKEN"])),
         api_url=dict(type="str", default=DEFAULT_API_URL, fallback=(env_fallback, ["VOBIZ_API_URL"])),
         validate_certs=dict(type="bool", default=True, fallback=(env_fallback, ["VOBIZ_VALIDATE_CERTS"])),
         timeout=dict(type="int", default=30),

@@ -108,8 +108,16 @@ def test_token_is_secret_and_the_other_fields_are_not(plugin_env, inputs):
     assert [name for name, field in fields.items() if field.get("secret")] == [token_field]
 
 
+# How the doc fragment marks an option the client cannot work without. Such options are not `required: true`, so
+# that a missing one fails with the client's message naming the option and its environment variable.
+REQUIRED_MARK = "Required, from this option or "
+
+
 def test_required_fields_are_the_required_options(plugin_env, plugin_options, inputs):
-    assert sorted(inputs["required"]) == sorted(option for option in plugin_env.values() if plugin_options[option].get("required"))
+    required = [option for option in plugin_env.values()
+                if any(REQUIRED_MARK in line for line in plugin_options[option].get("description", []))]
+    assert required and not any(plugin_options[option].get("required") for option in required)
+    assert sorted(inputs["required"]) == sorted(required)
 
 
 def test_defaults_match_the_plugins_defaults(plugin_env, plugin_options, inputs, injectors):
