@@ -10,6 +10,8 @@ naming the endpoints at fault. Documentation: endpoint_audit.yml beside this fil
 
 from __future__ import annotations
 
+import datetime
+
 from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
@@ -18,8 +20,9 @@ from ansible.utils.unsafe_proxy import wrap_var
 from ansible_collections.vobiz.sip.plugins.module_utils.errors import EndpointError
 from ansible_collections.vobiz.sip.plugins.module_utils.matching import match_endpoint
 from ansible_collections.vobiz.sip.plugins.module_utils.records import ALLOW_FLAGS, RECORD_KEYS
-from ansible_collections.vobiz.sip.plugins.module_utils.summary import MAIN_ACCOUNT, count_by_application
+from ansible_collections.vobiz.sip.plugins.module_utils.summary import MAIN_ACCOUNT, count_by_application, summarize_endpoints
 from ansible_collections.vobiz.sip.plugins.module_utils.values import describe_value as _kind, parse_boolean
+from ansible_collections.vobiz.sip.plugins.plugin_utils import audit_checks
 
 VARIABLE_PREFIX = "endpoint_audit_"
 UNREPORTED_POLICIES = ("warn", "fail", "ignore")
@@ -39,7 +42,7 @@ def normalize_checks(checks):
     """
     if not isinstance(checks, Mapping):
         raise AnsibleFilterError("the audit checks must be a mapping, got %s" % _kind(checks))
-    return {
+    return dict(audit_checks.normalize_settings(checks), **{
         "registered": _text_list(checks, "registered"),
         "registered_groups": _text_list(checks, "registered_groups"),
         "require_application": _bool(checks, "require_application"),
@@ -49,7 +52,7 @@ def normalize_checks(checks):
         "counts_by_application": _counts(checks, "counts_by_application"),
         "counts_by_sub_account": _counts(checks, "counts_by_sub_account"),
         "max_names": _max_names(checks.get("max_names", DEFAULT_MAX_NAMES)),
-    }
+    })
 
 
 def _text_list(checks, key):
@@ -164,12 +167,14 @@ def group_members(group_names, groups, hostvars, prefix="vobiz_"):
 
 # The checks ------------------------------------------------------------------------------------
 
-def audit(records, checks, members=None):
-    """{results: [{check, status, message, endpoints}], summary, lines} for the records under the checks.
+def audit(records, checks, members=None, now=None):
+    """{results: [{check, status, message, endpoints}], summary, lines, dashboard, audited_at} for the records.
 
     `members` maps each group of registered_groups to its members (see group_members); a group
-    missing from it fails its check as not in the inventory.
+    missing from it fails its check as not in the inventory. `now` (an aware datetime, default the
+    current time) is when registrations are judged fresh.
     """
+    now = now or datetime.datetime.now(datetime.timezone.utc)
     checks = normalize_checks(checks)
     records = _checked_records(records)
     show = _name_lister(checks["max_names"])
@@ -188,9 +193,11 @@ def audit(records, checks, members=None):
         results.append(check_application_count(records, label, bounds))
     for label, bounds in checks["counts_by_sub_account"].items():
         results.append(check_sub_account_count(records, label, bounds))
+    results.extend(audit_checks.run(records, checks, show, _result, now))
     summary = summarize(results, len(records))
     lines = ["%s %s: %s" % (result["status"].upper(), result["check"], result["message"]) for result in results] + [summary["line"]]
-    return {"results": results, "summary": summary, "lines": lines}
+    return {"results": results, "summary": summary, "lines": lines, "dashboard": summarize_endpoints(records),
+            "audited_at": now.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
 def _checked_records(records):

@@ -11,8 +11,6 @@ endpoint_drift_markdown.yml beside this file, and docs/drift.md.
 
 from __future__ import annotations
 
-import re
-
 from ansible.errors import AnsibleFilterError
 from ansible.utils.unsafe_proxy import wrap_var
 
@@ -22,6 +20,7 @@ from ansible_collections.vobiz.sip.plugins.module_utils.errors import EndpointEr
 from ansible_collections.vobiz.sip.plugins.module_utils.matching import match_endpoints, username_match
 from ansible_collections.vobiz.sip.plugins.module_utils.records import ALLOW_FLAGS
 from ansible_collections.vobiz.sip.plugins.module_utils.values import clip, describe_value as _kind, parse_boolean, show_value
+from ansible_collections.vobiz.sip.plugins.plugin_utils.markdown import table_cell as _cell
 
 # Bump when the report changes shape, so that tools reading the JSON can tell.
 REPORT_FORMAT = 1
@@ -37,8 +36,6 @@ UPDATABLE = tuple("application" if field == "application_id" else field for fiel
 MAX_LISTED = 100
 NOT_LISTED = "not in the desired list"
 LISTED_ABSENT = "listed with state: absent"
-# Markdown would read these as markup; `_` only where it could start or end emphasis (not inside a word).
-_MARKDOWN_SPECIAL = re.compile(r"[\\|`*\[\]~]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
 
 
 # Desired items ---------------------------------------------------------------------------------
@@ -404,15 +401,6 @@ def _endpoint_cell(username, live_username=None):
 
 def _value(value):
     return show_value(value, _cell)
-
-
-def _cell(value):
-    """Text safe inside a Markdown table cell, shown literally (no HTML, no broken rows)."""
-    if value is None:
-        return ""
-    text = str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    text = _MARKDOWN_SPECIAL.sub(r"\\\g<0>", text)
-    return "<br>".join(line.strip() for line in text.splitlines()) or text.strip()
 
 
 def _plural(count):

@@ -65,15 +65,18 @@ class VobizError(Exception):
         self.request = request
 
 
-def validate_filters(filters):
-    """The server-side filters as query parameters; an unknown key is an error listing the valid ones."""
+def validate_filters(filters, option="filters"):
+    """The server-side filters as query parameters; an unknown key is an error listing the valid ones.
+
+    `option` names where the filters came from in messages (filters, include_filters[0], ...).
+    """
     filters = filters or {}
     if not isinstance(filters, dict):
-        raise VobizError("filters must be a mapping of filter name to value, got %s" % type(filters).__name__)
+        raise VobizError("%s must be a mapping of filter name to value, got %s" % (option, type(filters).__name__))
     unknown = sorted(set(filters) - set(ENDPOINT_FILTERS))
     if unknown:
-        raise VobizError("unknown filter key%s %s in filters; the Vobiz API filters endpoints by: %s"
-                         % ("s" if len(unknown) > 1 else "", ", ".join(unknown), ", ".join(ENDPOINT_FILTERS)))
+        raise VobizError("unknown filter key%s %s in %s; the Vobiz API filters endpoints by: %s"
+                         % ("s" if len(unknown) > 1 else "", ", ".join(unknown), option, ", ".join(ENDPOINT_FILTERS)))
     return {key: _query_value(value) for key, value in filters.items()}
 
 

@@ -89,6 +89,30 @@ def application_id_of(reference) -> Optional[str]:
     return _application(reference, "?")[0]
 
 
+def matches_filters(record, query) -> bool:
+    """Whether a normalised record matches every one of the API's endpoint filters, evaluated here.
+
+    `query` is what api.validate_filters() returns (values as the query string carries them). Text filters
+    compare case-sensitively and never match a null field, as the API's do.
+    """
+    for key, wanted in query.items():
+        field, _sep, lookup = key.partition("__")
+        actual = record[field]
+        if lookup == "isnull":
+            if (actual is None) != (wanted == "true"):
+                return False
+        elif actual is None or not _TEXT_LOOKUPS[lookup or "exact"](actual, wanted):
+            return False
+    return True
+
+
+_TEXT_LOOKUPS = {
+    "exact": lambda actual, wanted: actual == wanted,
+    "contains": lambda actual, wanted: wanted in actual,
+    "startswith": lambda actual, wanted: actual.startswith(wanted),
+}
+
+
 def _text(raw, field, endpoint_id="?"):
     value = raw.get(field)
     if value is None or isinstance(value, str):

@@ -18,13 +18,19 @@ INVENTORY_OPTIONS = CONNECTION_OPTIONS + ("filters", "hostname", "group_by", "ho
 DRIFT_VARIABLES = ("endpoint_drift_desired", "endpoint_drift_report_dir", "endpoint_drift_remediate", "endpoint_drift_allow_unexpected",
                    "endpoint_drift_fail")
 
+AUDIT_VARIABLES = ("endpoint_audit_fail", "endpoint_audit_registration_min_minutes", "endpoint_audit_user_agents",
+                   "endpoint_audit_username_patterns", "endpoint_audit_alias_patterns", "endpoint_audit_unique_aliases",
+                   "endpoint_audit_contact_networks", "endpoint_audit_unreported_registration", "endpoint_audit_report_dir")
+
 
 @pytest.mark.parametrize("plugin_type, name, expected", [
     ("module", "vobiz.sip.endpoint_info", INFO_OPTIONS),
     ("module", "vobiz.sip.endpoint", ENDPOINT_OPTIONS),
     ("inventory", "vobiz.sip.endpoints", INVENTORY_OPTIONS),
     ("filter", "vobiz.sip.endpoint_drift", ("endpoint_drift",)),
-    ("role", "vobiz.sip.endpoint_audit", ("endpoint_audit_fail",)),
+    ("filter", "vobiz.sip.endpoint_audit_markdown", ("Mermaid", "dashboard")),
+    ("filter", "vobiz.sip.endpoint_audit_junit", ("testcase", "failure", "skipped")),
+    ("role", "vobiz.sip.endpoint_audit", AUDIT_VARIABLES),
     ("role", "vobiz.sip.endpoint_drift", DRIFT_VARIABLES),
 ])
 def test_ansible_doc_renders(tmp_path, plugin_type, name, expected):

@@ -19,15 +19,17 @@ PLAYBOOKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "playbooks"
 ALL_APPLICATIONS = ["Front Desk", "front-desk", "20000000000000003", "Sales & Support (EU)", "Night-Shift IVR #2", "20000000000000006"]
 
 
-def audit(tmp_path, env, role_vars, playbook="audit", inventory="localhost,", **extra):
+def audit(tmp_path, env, role_vars, playbook="audit", inventory="localhost,", options=(), **extra):
     """ansible-playbook on one of the audit playbooks; returns (completed process, the role's result or None)."""
     extra_vars = dict(role_vars, out_dir=str(tmp_path), **extra)
+    extra_vars.setdefault("endpoint_audit_report_dir", str(tmp_path / "report"))
     vars_file = tmp_path / "audit-vars.json"
     vars_file.write_text(json.dumps(extra_vars), encoding="utf-8")
     saved = tmp_path / "audit.json"
     if saved.exists():
         saved.unlink()
-    completed = run_cli("ansible-playbook", "-i", inventory, os.path.join(PLAYBOOKS, playbook + ".yml"), "-e", "@%s" % vars_file, env=env)
+    completed = run_cli("ansible-playbook", "-i", inventory, os.path.join(PLAYBOOKS, playbook + ".yml"), "-e", "@%s" % vars_file,
+                        *options, env=env)
     assert SAMPLE_TOKEN not in completed.stdout + completed.stderr
     result = json.loads(saved.read_text(encoding="utf-8")) if saved.exists() else None
     return completed, result

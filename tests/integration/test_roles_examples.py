@@ -38,7 +38,8 @@ def writes(sim):
 
 
 def test_example_audit_finds_the_sample_accounts_problems(sim, tmp_path):
-    completed = example("audit.yml", ansible_env(sim, tmp_path))
+    reports = tmp_path / "reports"
+    completed = example("audit.yml", ansible_env(sim, tmp_path, VOBIZ_DEMO_REPORT_DIR=reports))
     assert completed.returncode == 2, completed.stdout[-3000:]
     lines = debug_lines(completed, "vobiz.sip.endpoint_audit : Report the checks")
     no_application = [endpoint["username"] for endpoint in sim.endpoints if not endpoint["app_id"]]
@@ -51,19 +52,21 @@ def test_example_audit_finds_the_sample_accounts_problems(sim, tmp_path):
         "PASSED count sub_account SA_BRANCH01: 40 endpoints, expected exactly 40",
         "PASSED count sub_account SA_LAB0002: 8 endpoints, expected at most 10",
         "endpoint audit of 300 endpoints: 5 checks, 3 passed, 2 failed (registered, application_required), 1 warning",
+        "report: %s" % (reports / "endpoint_audit.md"),
     ]
     assert writes(sim) == []
+    assert sorted(path.name for path in reports.iterdir()) == ["endpoint_audit.json", "endpoint_audit.junit.xml", "endpoint_audit.md"]
 
 
 def test_example_audit_on_rich_records_also_finds_other_domains(sim, tmp_path):
     sim.configure(shape="rich")
-    completed = example("audit.yml", ansible_env(sim, tmp_path))
+    completed = example("audit.yml", ansible_env(sim, tmp_path, VOBIZ_DEMO_REPORT_DIR=tmp_path / "reports"))
     assert completed.returncode == 2, completed.stdout[-3000:]
     lines = debug_lines(completed, "vobiz.sip.endpoint_audit : Report the checks")
     offenders = [endpoint["username"] for endpoint in sim.endpoints if endpoint["allow_other_domains"]]
     assert "FAILED allow_other_domains: %d of 300 endpoints do not have allow_other_domains false: %s" % (
         len(offenders), ", ".join(offenders)) in lines
-    assert lines[-1] == "endpoint audit of 300 endpoints: 6 checks, 3 passed, 3 failed (registered, application_required, allow_other_domains)"
+    assert lines[-2] == "endpoint audit of 300 endpoints: 6 checks, 3 passed, 3 failed (registered, application_required, allow_other_domains)"
 
 
 def test_example_drift_report_check_converge_and_clean(sim, tmp_path):
