@@ -30,6 +30,7 @@ version_added: 0.1.0
 requirements:
   - requests
 extends_documentation_fragment:
+  - vobiz.sip.vobiz
   - vobiz.sip.vobiz.plugins
   - ansible.builtin.constructed
   - ansible.builtin.inventory_cache
@@ -309,9 +310,10 @@ from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructa
 from ansible.utils.unsafe_proxy import wrap_var
 
 from ansible_collections.vobiz.sip.plugins.module_utils.api import VobizClient, VobizError, validate_filters
+from ansible_collections.vobiz.sip.plugins.module_utils.applications import application_names
 from ansible_collections.vobiz.sip.plugins.module_utils.records import RECORD_KEYS, matches_filters, slugify
+from ansible_collections.vobiz.sip.plugins.module_utils.values import describe_value
 from ansible_collections.vobiz.sip.plugins.plugin_utils.names import closest_name
-from ansible_collections.vobiz.sip.plugins.plugin_utils.values import describe_value
 
 try:
     from ansible.template import trust_as_template
@@ -608,12 +610,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     def _application_group_names(self, records):
         """Group name per application id (None: no application), with the slug-clash rule applied."""
-        names = {}
-        for record in records:
-            app_id = record["application_id"]
-            if app_id is not None and not names.get(app_id):
-                names[app_id] = record["application_name"]
-        slugs = _settle_slug_clashes({app_id: slugify(name or "") or _slug(app_id) for app_id, name in names.items()})
+        slugs = _settle_slug_clashes({app_id: slugify(name or "") or _slug(app_id) for app_id, name in application_names(records).items()})
         # Group names are the prefix (checked to be an identifier) and a slug of a-z0-9_: nothing to template.
         groups = {app_id: "%sapp_%s" % (self._group_prefix, slug) for app_id, slug in slugs.items()}
         groups[None] = self._group_prefix + "app_none"

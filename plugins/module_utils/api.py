@@ -32,10 +32,12 @@ except ImportError as exc:  # the modules turn this into missing_required_lib()
     HAS_REQUESTS = False
     REQUESTS_IMPORT_ERROR = exc
 
+from ansible_collections.vobiz.sip.plugins.module_utils.applications import fill_application_names, unnamed_applications
 from ansible_collections.vobiz.sip.plugins.module_utils.records import (
     MalformedRecordError,
     normalize_endpoint,
 )
+from ansible_collections.vobiz.sip.plugins.module_utils.values import clip as _clip
 
 DEFAULT_API_URL = "https://api.vobiz.ai"
 MAX_PAGE_SIZE = 100
@@ -62,7 +64,6 @@ _RETRYABLE_STATUS = frozenset((429, 500, 502, 503, 504))
 MISSING = object()
 _HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _WHITESPACE = re.compile(r"\s+")
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class VobizError(Exception):
@@ -466,13 +467,9 @@ class VobizClient:
         return applications
 
     def fill_application_names(self, records):
-        """Set application_name from the Application list where the record did not carry it."""
-        if not any(record["application_id"] and not record["application_name"] for record in records):
-            return records
-        names = {app["app_id"]: app.get("app_name") for app in self.list_applications()}
-        for record in records:
-            if record["application_id"] and not record["application_name"]:
-                record["application_name"] = names.get(record["application_id"])
+        """Set application_name from the Application list where the record did not carry it (listed only then)."""
+        if unnamed_applications(records):
+            fill_application_names(records, self.list_applications())
         return records
 
     # Paging ----------------------------------------------------------------------------------
@@ -848,13 +845,6 @@ def _path_segment(value):
     if not text or "/" in text or "?" in text or "#" in text or text in (".", ".."):
         raise VobizError("%r is not a valid id for a Vobiz API path" % text)
     return text
-
-
-def _clip(value, limit=120):
-    """API text fit for one line of a message: control characters escaped (no injected lines or terminal codes), cut."""
-    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
-    text = _CONTROL_CHARACTERS.sub(lambda match: "\\x%02x" % ord(match.group()), text)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _ms(started):

@@ -14,6 +14,8 @@ import re
 
 from typing import Optional, TypedDict
 
+from ansible_collections.vobiz.sip.plugins.module_utils.values import describe_value, parse_boolean
+
 
 class MalformedRecordError(ValueError):
     """An API record that no documented shape explains."""
@@ -117,7 +119,7 @@ def _text(raw, field, endpoint_id="?"):
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)
-    raise MalformedRecordError("endpoint %s: %s should be text, got %s" % (endpoint_id, field, _describe(value)))
+    raise MalformedRecordError("endpoint %s: %s should be text, got %s" % (endpoint_id, field, describe_value(value)))
 
 
 def _registration_details(raw, endpoint_id):
@@ -133,11 +135,10 @@ def _registration_details(raw, endpoint_id):
 
 def _boolean(raw, field, endpoint_id):
     value = raw.get(field)
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    raise MalformedRecordError("endpoint %s: %s should be true or false, got %s" % (endpoint_id, field, _describe(value)))
+    try:
+        return parse_boolean(value, api=True)
+    except ValueError:
+        raise MalformedRecordError("endpoint %s: %s should be true or false, got %s" % (endpoint_id, field, describe_value(value))) from None
 
 
 def _application(reference, endpoint_id):
@@ -156,7 +157,7 @@ def _application(reference, endpoint_id):
         if match:
             return match.group(1), None
     raise MalformedRecordError("endpoint %s: application should be an Application URI, an id or "
-                               "{app_id, app_name}, got %s" % (endpoint_id, _describe(reference)))
+                               "{app_id, app_name}, got %s" % (endpoint_id, describe_value(reference)))
 
 
 def _sub_account(value, endpoint_id):
@@ -165,9 +166,4 @@ def _sub_account(value, endpoint_id):
     if isinstance(value, str):
         match = _SUB_ACCOUNT_URI.search(value)
         return match.group(1) if match else value
-    raise MalformedRecordError("endpoint %s: sub_account should be an auth_id, got %s" % (endpoint_id, _describe(value)))
-
-
-def _describe(value):
-    text = repr(value)
-    return "%s %s" % (type(value).__name__, text if len(text) <= 60 else text[:57] + "...")
+    raise MalformedRecordError("endpoint %s: sub_account should be an auth_id, got %s" % (endpoint_id, describe_value(value)))

@@ -109,11 +109,12 @@ def test_numeric_endpoint_id_becomes_text():
     (["not", "a", "record"], "not a JSON object"),
     ({"username": "x"}, "no endpoint_id"),
     (dict(COMPACT, sip_registered="maybe"), "sip_registered should be true or false"),
-    (dict(COMPACT, allow_voice=1), "allow_voice should be true or false"),
+    (dict(COMPACT, allow_voice=1), "allow_voice should be true or false, got number 1"),
+    (dict(COMPACT, allow_video="yes"), "allow_video should be true or false, got text 'yes'"),
     (dict(COMPACT, application=["x"]), "application should be"),
     (dict(COMPACT, application="/v1/Account/X/Number/5/"), "application should be"),
     (dict(COMPACT, sub_account={"key": "value"}), "sub_account should be an auth_id"),
-    (dict(COMPACT, alias={"nested": True}), "alias should be text"),
+    (dict(COMPACT, alias={"nested": True}), "alias should be text, got mapping {'nested': True}"),
 ])
 def test_broken_records_raise_one_clear_error(raw, words):
     with pytest.raises(MalformedRecordError, match=words):

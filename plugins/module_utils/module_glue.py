@@ -1,13 +1,20 @@
 # -*- coding: utf-8 -*-
 # Copyright: vobiz.sip contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Argument spec of the connection options every vobiz.sip module takes (docs: vobiz.sip.vobiz)."""
+"""What every vobiz.sip module shares with AnsibleModule (private to the collection).
+
+The connection options' argument spec (docs: the vobiz.sip.vobiz doc fragment), the client built from
+them, and failing a task with an error's own message. The only module_utils file that imports from
+ansible.module_utils.basic; the decisions the modules take are in the pure files beside it.
+"""
 
 from __future__ import annotations
 
-from ansible.module_utils.basic import env_fallback
+from ansible.module_utils.basic import env_fallback, missing_required_lib
 
-from ansible_collections.vobiz.sip.plugins.module_utils.api import DEFAULT_API_URL, DEFAULT_LISTING_TIMEOUT, VobizClient
+from ansible_collections.vobiz.sip.plugins.module_utils.api import (
+    DEFAULT_API_URL, DEFAULT_LISTING_TIMEOUT, HAS_REQUESTS, VobizClient, VobizError,
+)
 
 CONNECTION_OPTIONS = ("auth_id", "auth_token", "api_url", "validate_certs", "timeout", "retries", "page_size", "max_concurrency",
                       "listing_timeout")
@@ -30,3 +37,21 @@ def connection_argument_spec():
 def client_from_params(params, log=None, warn=None):
     """A VobizClient from a module's params (or any mapping holding the connection options); warn: module.warn."""
     return VobizClient(log=log, warn=warn, **{name: params[name] for name in CONNECTION_OPTIONS})
+
+
+def require_requests(module):
+    if not HAS_REQUESTS:
+        module.fail_json(msg=missing_required_lib("requests"))
+
+
+def connect(module):
+    """A VobizClient for the module's connection options; raises VobizError for a bad option."""
+    require_requests(module)
+    return client_from_params(module.params, warn=module.warn)
+
+
+def fail(module, error, **result):
+    """Fail the task with the error's own message (it names the cause and the fix, never the token)."""
+    if isinstance(error, VobizError) and error.status:
+        result.setdefault("status", error.status)
+    module.fail_json(msg=str(error), **result)
