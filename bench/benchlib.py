@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import hashlib
 import json
 import math
 import os
@@ -34,6 +35,13 @@ class BenchError(Exception):
     """A benchmark that could not run or gave a wrong answer (the numbers would mean nothing)."""
 
 
+def client_class():
+    """The collection's VobizClient, imported through the collection loader that tests/conftest.py installs."""
+    sys.path.insert(0, os.path.join(REPO, "tests"))
+    __import__("conftest")
+    return __import__("ansible_collections.vobiz.sip.plugins.module_utils.api", fromlist=["VobizClient"]).VobizClient
+
+
 def _simulator_module():
     sys.path.insert(0, os.path.dirname(SIMULATOR))
     return __import__("vobiz_simulator")
@@ -42,16 +50,21 @@ def _simulator_module():
 class SimulatorProcess:
     """`vobiz_simulator.py --generate N --latency-ms L --shape mixed` on 127.0.0.1, as the real API would be: another process."""
 
-    def __init__(self, endpoints, latency_ms, workdir):
+    def __init__(self, endpoints, latency_ms, workdir, switches=None):
         self.endpoints = endpoints
         self.latency_ms = latency_ms
-        self._port_file = os.path.join(workdir, "sim-%d-%d.port" % (endpoints, latency_ms))
-        self._log = open(os.path.join(workdir, "sim-%d-%d.log" % (endpoints, latency_ms)), "wb")  # pylint: disable=consider-using-with
+        self.switches = switches or {}
+        name = "sim-%d-%d%s" % (endpoints, latency_ms, "-" + hashlib.sha256(json.dumps(self.switches, sort_keys=True).encode())
+                                .hexdigest()[:8] if self.switches else "")
+        self._port_file = os.path.join(workdir, name + ".port")
+        self._log = open(os.path.join(workdir, name + ".log"), "wb")  # pylint: disable=consider-using-with
         self._process = None
         self.url = None
 
     def __enter__(self):
         cli_args = ["--generate", str(self.endpoints), "--latency-ms", str(self.latency_ms), "--shape", "mixed"]
+        if self.switches:
+            cli_args += ["--config", json.dumps(self.switches)]
         try:
             # generating 100,000 endpoints takes a few seconds
             self._process, self.url = _simulator_module().start_process(cli_args, self._port_file, start_timeout=120,
@@ -77,6 +90,10 @@ class SimulatorProcess:
     def requests_made(self):
         """How many API requests the simulator answered since clear_requests() (control requests are not counted)."""
         return len(self._control("GET", "/_sim/requests"))
+
+    def requests(self):
+        """The recorded API requests since clear_requests() (see tests/simulator/README.md)."""
+        return self._control("GET", "/_sim/requests")
 
     def _control(self, method, path):
         with urllib.request.urlopen(urllib.request.Request(self.url + path, method=method), timeout=60) as response:

@@ -20,13 +20,6 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def load_client_class():
-    """The collection's VobizClient, imported through the collection loader that tests/conftest.py installs."""
-    sys.path.insert(0, os.path.join(REPO, "tests"))
-    __import__("conftest")
-    return __import__("ansible_collections.vobiz.sip.plugins.module_utils.api", fromlist=["VobizClient"]).VobizClient
-
-
 def start_simulator(endpoints, latency_ms, workdir):
     sys.path.insert(0, os.path.join(REPO, "tests", "simulator"))
     return __import__("vobiz_simulator").start_process(["--generate", str(endpoints), "--latency-ms", str(latency_ms)],
@@ -41,7 +34,8 @@ def main():
     parser.add_argument("--page-size", type=int, default=100)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    client_class = load_client_class()
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    client_class = __import__("benchlib").client_class()
     with tempfile.TemporaryDirectory() as workdir:
         simulator, url = start_simulator(args.endpoints, args.latency_ms, workdir)
         try:

@@ -3,7 +3,8 @@
 """`make bench`: the vobiz.sip.endpoints inventory plugin and the endpoint_info module against Ansible's own floor.
 
 Usage: python bench/run.py [--sizes 1000,10000] [--latencies 0,50] [--runs 3] [--large 100000] [--large-runs 1]
-                           [--info-size 10000] [--audit-size 10000] [--output bench/results.md] [--keep DIR]
+                           [--info-size 10000] [--audit-size 10000] [--hostvars-size 10000]
+                           [--rate-size 10000] [--rate-runs 3] [--output bench/results.md] [--keep DIR]
 
 Every number is a whole process (`ansible-inventory --list`, `ansible-playbook`), timed from outside, against the
 simulator running in its own process on 127.0.0.1. For each size the simulator serves N generated endpoints (mixed
@@ -30,6 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 benchlib = __import__("benchlib")
 resource = __import__("resource_bench")
 audit_bench = __import__("audit_role")
+rate_limited = __import__("rate_limited")
 
 PAGE_SIZE = 100
 MAX_CONCURRENCY = 8
@@ -72,9 +74,10 @@ class InventoryCase:
         return benchlib.network_floor(self.endpoints, PAGE_SIZE, MAX_CONCURRENCY, self.latency_ms)
 
 
-def plugin_config(path, url, cache_dir=None):
+def plugin_config(path, url, cache_dir=None, **options):
     """A vobiz.yml inventory source; the credentials come from VOBIZ_AUTH_ID / VOBIZ_AUTH_TOKEN, as users are told to."""
     config = {"plugin": "vobiz.sip.endpoints", "api_url": url, "page_size": PAGE_SIZE, "max_concurrency": MAX_CONCURRENCY}
+    config.update(options)
     if cache_dir:
         config.update(cache=True, cache_plugin="ansible.builtin.jsonfile", cache_connection=cache_dir, cache_timeout=86400)
     with open(path, "w", encoding="utf-8") as handle:
@@ -190,6 +193,81 @@ class InventoryBench:
         print(line, file=sys.stderr, flush=True)
 
 
+# hostvars_keys -----------------------------------------------------------------------------------
+
+# What a play that only checks registration needs; the groups still come from the whole record.
+HOSTVARS_KEYS = ["endpoint_id", "username", "sip_registered"]
+
+
+def measure_hostvars_keys(args, workdir):
+    """Cached `ansible-inventory --list` with every record key as host variables and with HOSTVARS_KEYS, interleaved.
+
+    Both read the same cache entry kind (the cache holds records, not variables), so the difference is Ansible's
+    and the plugin's work on the variables alone.
+    """
+    endpoints = args.hostvars_size
+    workdir = benchlib.fresh_dir(os.path.join(workdir, "hostvars"))
+    env = benchlib.ansible_env(workdir, VOBIZ_AUTH_ID=benchlib.AUTH_ID, VOBIZ_AUTH_TOKEN=benchlib.AUTH_TOKEN)
+    output = os.path.join(workdir, "list.json")
+    runs = {"all": [], "selected": []}
+    json_bytes = {}
+    with benchlib.SimulatorProcess(endpoints, 0, workdir) as sim:
+        sources = {kind: plugin_config(os.path.join(workdir, "%s.vobiz.yml" % kind), sim.url,
+                                       benchlib.fresh_dir(os.path.join(workdir, "cache-" + kind)),
+                                       **({"hostvars_keys": HOSTVARS_KEYS} if kind == "selected" else {}))
+                   for kind in runs}
+        listings = {}
+        for kind, source in sources.items():  # fills each cache; checked, not measured
+            benchlib.run_measured([os.path.join(benchlib.BIN_DIR, "ansible-inventory"), "-i", source, "--list"], env, output)
+            listings[kind] = benchlib.load_json(output)
+            json_bytes[kind] = os.path.getsize(output)
+        check_hostvars_selection(listings, endpoints)
+        for round_number in range(args.runs):
+            InventoryBench.log("  hostvars_keys, %d endpoints, round %d/%d" % (endpoints, round_number + 1, args.runs))
+            for kind, source in sources.items():
+                sim.clear_requests()
+                runs[kind].append(benchlib.run_measured(
+                    [os.path.join(benchlib.BIN_DIR, "ansible-inventory"), "-i", source, "--list"], env, output))
+                if sim.requests_made():
+                    raise benchlib.BenchError("a cached hostvars_keys run made requests: not a cache hit")
+    return {"endpoints": endpoints, "runs": runs, "json_bytes": json_bytes,
+            "variables": {kind: len(next(iter(listing["_meta"]["hostvars"].values()))) for kind, listing in listings.items()}}
+
+
+def check_hostvars_selection(listings, endpoints):
+    """Same hosts and groups; the selected listing holds only HOSTVARS_KEYS (and the connection variables)."""
+    full, selected = listings["all"], listings["selected"]
+    if len(selected["_meta"]["hostvars"]) != endpoints or set(selected["_meta"]["hostvars"]) != set(full["_meta"]["hostvars"]):
+        raise benchlib.BenchError("hostvars_keys changed the hosts")
+    if {name: group for name, group in selected.items() if name != "_meta"} != {name: group for name, group in full.items() if name != "_meta"}:
+        raise benchlib.BenchError("hostvars_keys changed the groups")
+    wanted = sorted("vobiz_" + key for key in HOSTVARS_KEYS)
+    if any(sorted(name for name in variables if name.startswith("vobiz_")) != wanted
+           for variables in selected["_meta"]["hostvars"].values()):
+        raise benchlib.BenchError("hostvars_keys left other vobiz_ variables")
+
+
+def hostvars_table(result):
+    runs = result["runs"]
+
+    def median(kind, field):
+        return benchlib.median([getattr(run, field) for run in runs[kind]])
+
+    lines = [
+        "| host variables | variables per host | wall s | CPU s | peak RSS MiB | `--list` JSON MiB |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    labels = {"all": "every record key (default)", "selected": "`hostvars_keys: [%s]`" % ", ".join(HOSTVARS_KEYS)}
+    for kind in ("all", "selected"):
+        lines.append("| %s | %d | %s | %s | %s | %.1f |" % (
+            labels[kind], result["variables"][kind], _s(median(kind, "wall")), _s(median(kind, "cpu")),
+            _mib(median(kind, "rss_kib")), result["json_bytes"][kind] / 1048576.0))
+    lines.append("| **selected / all** | | **%.2f** | **%.2f** | **%.2f** | **%.2f** |" % (
+        median("selected", "wall") / median("all", "wall"), median("selected", "cpu") / median("all", "cpu"),
+        median("selected", "rss_kib") / median("all", "rss_kib"), result["json_bytes"]["selected"] / result["json_bytes"]["all"]))
+    return lines
+
+
 # Info module -------------------------------------------------------------------------------------
 
 INFO_PLAYBOOK = """\
@@ -248,6 +326,16 @@ def measure_info(args, workdir):
                 "network_floor": benchlib.network_floor(endpoints, PAGE_SIZE, MAX_CONCURRENCY, sim.latency_ms),
             })
     return results
+
+
+def measure_rate(args, workdir):
+    """The client alone under 10 requests/s, burst 5, with and without Retry-After; and overlap's extra requests."""
+    settings = dict(rate=10, burst=5, max_concurrency=MAX_CONCURRENCY)
+    workdir = benchlib.fresh_dir(os.path.join(workdir, "rate"))
+    rows = rate_limited.measure_rate_limited(args.rate_size, runs=args.rate_runs, workdir=workdir, log=InventoryBench.log,
+                                             **settings)
+    overlap = rate_limited.measure_overlap(sorted({1000, args.rate_size} | set(args.sizes)), workdir)
+    return rate_limited.tables(rows, overlap, args.rate_size, **settings)
 
 
 def module_args(workdir, sim):
@@ -358,7 +446,7 @@ def info_table(results):
     return lines
 
 
-def report(args, machine, cases, info, seconds, audit=None, resource_results=None):
+def report(args, machine, cases, info, seconds, audit=None, hostvars=None, rate=None, resource_results=None):
     lines = [
         "# vobiz.sip benchmark results",
         "",
@@ -392,6 +480,14 @@ def report(args, machine, cases, info, seconds, audit=None, resource_results=Non
         lines += ["", "## Audit role: whole `ansible-playbook` runs of `vobiz.sip.endpoint_audit` (10 checks, 3 reports) "
                   "against `vobiz.sip.endpoint_info` alone, 0 ms, medians", ""]
         lines += audit_bench.audit_table(audit)
+    if hostvars:
+        lines += ["", "## Inventory with `hostvars_keys`: cached `ansible-inventory --list` of %d endpoints, medians"
+                  % hostvars["endpoints"], "", "Same hosts and groups; only the host variables differ (the two connection "
+                  "variables are in both counts).", ""]
+        lines += hostvars_table(hostvars)
+    if rate:
+        lines += ["", "## Listing under a rate limit (bench/rate_limited.py), and what overlapping pages cost", ""]
+        lines += rate
     if resource_results:
         lines += ["", "## The drift role and vobiz.sip.endpoints (`bench/resource_bench.py`): whole runs, medians", ""]
         lines += resource.table(args, resource_results)
@@ -409,9 +505,14 @@ def parse_args(argv=None):
                         help="static floors for the large size (a 100,000-host YAML inventory needs about 9 GB)")
     parser.add_argument("--info-size", type=int, default=10000, help="endpoints for the endpoint_info case; 0 skips it")
     parser.add_argument("--audit-size", type=int, default=10000, help="endpoints for the endpoint_audit case; 0 skips it")
+    parser.add_argument("--hostvars-size", type=int, default=10000, help="endpoints for the hostvars_keys case; 0 skips it")
+    parser.add_argument("--rate-size", type=int, default=10000,
+                        help="endpoints for the rate-limited case (10 requests/s, burst 5, max_concurrency 8); 0 skips it")
+    parser.add_argument("--rate-runs", type=int, default=3)
     parser.add_argument("--output", default=os.path.join(benchlib.REPO, "bench", "results.md"))
     parser.add_argument("--only", choices=("all", "inventory", "resource"), default="all",
-                        help="run only the inventory, info and audit cases, or only the drift role / vobiz.sip.endpoints case")
+                        help="run only the inventory cases (listing, info, audit, hostvars_keys, rate limit), "
+                        "or only the drift role / vobiz.sip.endpoints case")
     resource.add_arguments(parser, prefix="resource-")
     parser.add_argument("--keep", help="keep the work files (inventories, caches, outputs) in this directory")
     args = parser.parse_args(argv)
@@ -427,7 +528,7 @@ def main(argv=None):
     machine = benchlib.machine_description()
     with contextlib.ExitStack() as stack:
         workdir = benchlib.fresh_dir(args.keep) if args.keep else stack.enter_context(tempfile.TemporaryDirectory(prefix="vobiz-bench-"))
-        cases, info, audit, resource_results = [], [], None, []
+        cases, info, audit, hostvars, rate, resource_results = [], [], None, None, [], []
         if args.only in ("all", "inventory"):
             bench = InventoryBench(args, workdir)
             # An empty account: the fixed cost of a run, which the per-endpoint costs leave out.
@@ -438,9 +539,11 @@ def main(argv=None):
                 cases += bench.measure_size(args.large, [0], args.large_runs, tuple(args.large_static.split(",")))
             info = measure_info(args, workdir) if args.info_size else []
             audit = audit_bench.measure_audit(args, workdir, InventoryBench.log) if args.audit_size else None
+            hostvars = measure_hostvars_keys(args, workdir) if args.hostvars_size else None
+            rate = measure_rate(args, workdir) if args.rate_size else []
         if args.only in ("all", "resource"):
             resource_results = resource.measure(args, workdir)
-    text = report(args, machine, cases, info, time.monotonic() - started, audit, resource_results)
+    text = report(args, machine, cases, info, time.monotonic() - started, audit, hostvars, rate, resource_results)
     with open(args.output, "w", encoding="utf-8") as handle:
         handle.write(text)
     print(text)

@@ -21,7 +21,7 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.unsafe_proxy import wrap_var
 
 from ansible_collections.vobiz.sip.plugins.filter.endpoint_drift import compare, normalize_desired, render_markdown
-from ansible_collections.vobiz.sip.plugins.module_utils.module_args import CONNECTION_OPTIONS
+from ansible_collections.vobiz.sip.plugins.module_utils.module_glue import CONNECTION_OPTIONS
 
 ARGUMENT_SPEC = dict(
     desired=dict(type="list", elements="raw"),

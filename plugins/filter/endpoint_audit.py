@@ -15,13 +15,14 @@ import datetime
 from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
-from ansible.module_utils.parsing.convert_bool import BOOLEANS, boolean
 from ansible.utils.unsafe_proxy import wrap_var
 
-from ansible_collections.vobiz.sip.plugins.module_utils.endpoint_module import MAIN_ACCOUNT, summarize_endpoints, username_match
+from ansible_collections.vobiz.sip.plugins.module_utils.errors import EndpointError
+from ansible_collections.vobiz.sip.plugins.module_utils.matching import match_endpoint
 from ansible_collections.vobiz.sip.plugins.module_utils.records import ALLOW_FLAGS, RECORD_KEYS
+from ansible_collections.vobiz.sip.plugins.module_utils.summary import MAIN_ACCOUNT, count_by_application, summarize_endpoints
+from ansible_collections.vobiz.sip.plugins.module_utils.values import describe_value as _kind, parse_boolean
 from ansible_collections.vobiz.sip.plugins.plugin_utils import audit_checks
-from ansible_collections.vobiz.sip.plugins.plugin_utils.values import describe_value as _kind
 
 VARIABLE_PREFIX = "endpoint_audit_"
 UNREPORTED_POLICIES = ("warn", "fail", "ignore")
@@ -29,6 +30,7 @@ PASSED = "passed"
 FAILED = "failed"
 WARNING = "warning"
 DEFAULT_MAX_NAMES = 50
+_AMBIGUOUS = object()
 
 
 # The checks' settings --------------------------------------------------------------------------
@@ -65,11 +67,10 @@ def _text_list(checks, key):
 
 def _bool(checks, key):
     value = checks.get(key, False)
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in BOOLEANS:
-        return boolean(value)
-    raise AnsibleFilterError("%s%s must be true or false, got %s" % (VARIABLE_PREFIX, key, _kind(value)))
+    try:
+        return parse_boolean(value, null=False)
+    except ValueError:
+        raise AnsibleFilterError("%s%s must be true or false, got %s" % (VARIABLE_PREFIX, key, _kind(value))) from None
 
 
 def _choice(checks, key, choices):
@@ -130,7 +131,11 @@ def _max_names(value):
 # Records from the inventory --------------------------------------------------------------------
 
 def inventory_records(hosts, hostvars, prefix="vobiz_"):
-    """Normalised records rebuilt from the host variables of vobiz.sip.endpoints hosts (plus inventory_hostname)."""
+    """Normalised records rebuilt from the host variables of vobiz.sip.endpoints hosts (plus inventory_hostname).
+
+    Why the audit reads host variables, and what that costs: docs/design.md. A host must carry every field's
+    variable: one the inventory left out would otherwise be audited as null.
+    """
     records = []
     for host in hosts or []:
         variables = hostvars[host]
@@ -138,7 +143,12 @@ def inventory_records(hosts, hostvars, prefix="vobiz_"):
             raise AnsibleFilterError("host %s has no %sendpoint_id variable: it does not come from the vobiz.sip.endpoints inventory "
                                      "plugin, or that plugin uses another hostvars_prefix (set endpoint_audit_hostvars_prefix)"
                                      % (host, prefix))
-        record = {key: variables.get(prefix + key) for key in RECORD_KEYS}
+        missing = [prefix + key for key in RECORD_KEYS if prefix + key not in variables]
+        if missing:
+            raise AnsibleFilterError("host %s lacks the host variable%s %s, so its endpoint cannot be audited from the inventory: "
+                                     "let the vobiz.sip.endpoints inventory set every field's variable, or set "
+                                     "endpoint_audit_source: api" % (host, "s" if len(missing) > 1 else "", ", ".join(missing)))
+        record = {key: variables[prefix + key] for key in RECORD_KEYS}
         record["inventory_hostname"] = str(host)
         records.append(record)
     return records
@@ -210,14 +220,10 @@ def _name_lister(max_names):
 
 def check_registered(records, usernames, show):
     """Each listed username (or the form the API rewrote it into) is an endpoint that is registered."""
-    missing, unregistered = [], []
+    tally = _Tally()
     for username in usernames:
-        record = _find_by_username(records, username)
-        if record is None:
-            missing.append(username)
-        elif record["sip_registered"] is not True:
-            unregistered.append(record["username"])
-    return _registration_result("registered", "listed endpoints", len(usernames), unregistered, missing, show)
+        tally.add(username, _find_by_username(records, username))
+    return _registration_result("registered", "listed endpoints", len(usernames), tally, show)
 
 
 def check_group_registered(records, group, members, show):
@@ -226,26 +232,41 @@ def check_group_registered(records, group, members, show):
     if members is None:
         return _result(check, FAILED, "group %s is not in the inventory (check its name, or load the vobiz.sip.endpoints inventory)" % group)
     by_id = {record["endpoint_id"]: record for record in records}
-    missing, unregistered = [], []
+    tally = _Tally()
     for member in members:
-        record = by_id.get(member["endpoint_id"]) if member["endpoint_id"] else _find_by_username(records, member["host"])
-        if record is None:
-            missing.append(member["host"])
+        tally.add(member["host"], by_id.get(member["endpoint_id"]) if member["endpoint_id"] else _find_by_username(records, member["host"]))
+    return _registration_result(check, "endpoints of group %s" % group, len(members), tally, show)
+
+
+class _Tally:
+    """The endpoints a registration check looked for, sorted by what is wrong with them."""
+
+    def __init__(self):
+        self.unregistered, self.missing, self.ambiguous = [], [], []
+
+    def add(self, name, record):
+        if record is _AMBIGUOUS:
+            self.ambiguous.append(name)
+        elif record is None:
+            self.missing.append(name)
         elif record["sip_registered"] is not True:
-            unregistered.append(record["username"])
-    return _registration_result(check, "endpoints of group %s" % group, len(members), unregistered, missing, show)
+            self.unregistered.append(record["username"])
 
 
-def _registration_result(check, what, total, unregistered, missing, show):
-    if not unregistered and not missing:
+def _registration_result(check, what, total, tally, show):
+    at_fault = tally.unregistered + tally.missing + tally.ambiguous
+    if not at_fault:
         return _result(check, PASSED, "all %d %s are registered" % (total, what))
     parts = []
-    if unregistered:
-        parts.append("%d not registered: %s" % (len(unregistered), show(unregistered)))
-    if missing:
-        parts.append("%d not among the audited endpoints: %s" % (len(missing), show(missing)))
-    message = "%d of %d %s fail: %s" % (len(unregistered) + len(missing), total, what, "; ".join(parts))
-    return _result(check, FAILED, message, unregistered + missing)
+    if tally.unregistered:
+        parts.append("%d not registered: %s" % (len(tally.unregistered), show(tally.unregistered)))
+    if tally.missing:
+        parts.append("%d not among the audited endpoints: %s" % (len(tally.missing), show(tally.missing)))
+    if tally.ambiguous:
+        parts.append("%d ambiguous (no endpoint has the username exactly, several have it followed by digits; list the "
+                     "username the API stored): %s" % (len(tally.ambiguous), show(tally.ambiguous)))
+    message = "%d of %d %s fail: %s" % (len(at_fault), total, what, "; ".join(parts))
+    return _result(check, FAILED, message, at_fault)
 
 
 def check_application_required(records, show):
@@ -261,10 +282,7 @@ def check_allowed_applications(records, allowed, show):
                if record["application_id"] and record["application_id"] not in allowed and record["application_name"] not in allowed]
     if not outside:
         return _result("allowed_applications", PASSED, "every application in use is allowed (%s)" % ", ".join(allowed))
-    used = {}
-    for record in outside:
-        label = _application_label(record)
-        used[label] = used.get(label, 0) + 1
+    used = count_by_application(outside)
     names = [record["username"] for record in outside]
     message = "%d endpoints use an application outside the allowed list (%s): %s" % (
         len(outside), ", ".join("%s: %d" % (label, count) for label, count in sorted(used.items())), show(names))
@@ -342,16 +360,12 @@ def _result(check, status, message, endpoints=()):
 
 
 def _find_by_username(records, username):
-    """The record with this username, else the only one whose username the API rewrote from it."""
-    exact = [record for record in records if record["username"] == username]
-    if exact:
-        return exact[0]
-    rewritten = [record for record in records if username_match(username, record["username"]) == "rewritten"]
-    return rewritten[0] if len(rewritten) == 1 else None
-
-
-def _application_label(record):
-    return record["application_name"] or record["application_id"]
+    """The record a listed username means (matching.match_endpoint), None, or _AMBIGUOUS when several endpoints
+    could be it: that is reported as such, never taken for a missing endpoint."""
+    try:
+        return match_endpoint(records, username)
+    except EndpointError:
+        return _AMBIGUOUS
 
 
 # Filter entry points ---------------------------------------------------------------------------

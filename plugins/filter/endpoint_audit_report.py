@@ -14,7 +14,7 @@ from ansible.errors import AnsibleFilterError
 from ansible.utils.unsafe_proxy import wrap_var
 
 from ansible_collections.vobiz.sip.plugins.plugin_utils.audit_report import render_junit, render_markdown
-from ansible_collections.vobiz.sip.plugins.plugin_utils.values import describe_value
+from ansible_collections.vobiz.sip.plugins.module_utils.values import describe_value
 
 _AUDIT_KEYS = ("results", "summary", "dashboard")
 

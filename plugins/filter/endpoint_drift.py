@@ -12,18 +12,15 @@ endpoint_drift_markdown.yml beside this file, and docs/drift.md.
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
-from ansible.module_utils.parsing.convert_bool import BOOLEANS, boolean
 from ansible.utils.unsafe_proxy import wrap_var
 
-from ansible_collections.vobiz.sip.plugins.module_utils.endpoint_module import (
-    UPDATABLE_FIELDS,
-    EndpointError,
-    find_endpoint,
-    username_match,
-)
+from ansible_collections.vobiz.sip.plugins.module_utils.applications import application_label
+from ansible_collections.vobiz.sip.plugins.module_utils.changes import UPDATABLE_FIELDS
+from ansible_collections.vobiz.sip.plugins.module_utils.errors import EndpointError
+from ansible_collections.vobiz.sip.plugins.module_utils.matching import match_endpoints, username_match
 from ansible_collections.vobiz.sip.plugins.module_utils.records import ALLOW_FLAGS
+from ansible_collections.vobiz.sip.plugins.module_utils.values import clip, describe_value as _kind, parse_boolean, show_value
 from ansible_collections.vobiz.sip.plugins.plugin_utils.markdown import table_cell as _cell
-from ansible_collections.vobiz.sip.plugins.plugin_utils.values import describe_value as _kind
 
 # Bump when the report changes shape, so that tools reading the JSON can tell.
 REPORT_FORMAT = 1
@@ -99,11 +96,10 @@ def _text_value(value, key, label):
 
 
 def _flag_value(value, flag, label):
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, (str, int)) and (value.lower() if isinstance(value, str) else value) in BOOLEANS:
-        return boolean(value)
-    raise AnsibleFilterError("%s: %s must be true or false, got %s" % (label, flag, _kind(value)))
+    try:
+        return parse_boolean(value)
+    except ValueError:
+        raise AnsibleFilterError("%s: %s must be true or false, got %s" % (label, flag, _kind(value))) from None
 
 
 def _refuse_duplicate(seen, value, key, position):
@@ -115,39 +111,18 @@ def _refuse_duplicate(seen, value, key, position):
 
 # Matching desired items with live endpoints ----------------------------------------------------
 
-def match_endpoints(items, live):
-    """{username of a desired item: its live record} for the items the account has.
+def match_items(items, live):
+    """{username of a desired item: its live record} for the items the account has (matching.match_endpoints).
 
-    By endpoint_id when the item gives one; else the exact username; else vobiz.sip.endpoint's rule for
-    usernames the API rewrote on create (the username plus digits, alias breaking ties). Exact matches
-    are taken first so that a rewritten form never steals an endpoint another item names exactly, and
-    each live endpoint answers at most one item.
+    An item listed as absent matches only as a delete may: by endpoint_id, exact username, or a rewritten
+    username its alias confirms; an unconfirmed candidate is an error, never an endpoint planned for deletion.
     """
-    matches, claimed = {}, set()
-    by_id = {record["endpoint_id"]: record for record in live}
-    for item in items:
-        record = by_id.get(item["endpoint_id"]) if item["endpoint_id"] else None
-        if record is not None:
-            matches[item["username"]] = record
-            claimed.add(record["endpoint_id"])
-    for rewritten in (False, True):
-        for item in items:
-            if item["username"] in matches or item["endpoint_id"]:
-                continue
-            record = _match_by_username(item, [record for record in live if record["endpoint_id"] not in claimed], rewritten)
-            if record is not None:
-                matches[item["username"]] = record
-                claimed.add(record["endpoint_id"])
-    return matches
-
-
-def _match_by_username(item, candidates, rewritten):
-    if not rewritten:
-        return next((record for record in candidates if username_match(item["username"], record["username"]) == "exact"), None)
+    wanted = [{"username": item["username"], "endpoint_id": item["endpoint_id"], "alias": item["fields"].get("alias"),
+               "state": item["state"]} for item in items]
     try:
-        return find_endpoint(candidates, item["username"], item["fields"].get("alias"))
+        return match_endpoints(wanted, live)
     except EndpointError as error:
-        raise AnsibleFilterError("desired endpoint %s: %s" % (item["username"], error)) from None
+        raise AnsibleFilterError(str(error)) from None
 
 
 # Comparing -------------------------------------------------------------------------------------
@@ -167,7 +142,7 @@ def field_differences(item, record):
             unreported.append(field)
         elif field == "application":
             if wanted not in (record.get("application_id"), record.get("application_name")):
-                differences.append(_difference(field, wanted, application_label(record)))
+                differences.append(_difference(field, wanted, _application(record)))
         elif wanted != record.get(field):
             differences.append(_difference(field, wanted, record.get(field)))
     return differences, unreported
@@ -177,12 +152,9 @@ def _difference(field, wanted, actual):
     return {"field": field, "wanted": wanted, "actual": actual, "updatable": field in UPDATABLE}
 
 
-def application_label(record):
+def _application(record):
     """How a report shows the live application: "name (id)", the id when the name is unknown, or null."""
-    app_id, name = record.get("application_id"), record.get("application_name")
-    if not app_id:
-        return None
-    return "%s (%s)" % (name, app_id) if name else app_id
+    return application_label(record.get("application_id"), record.get("application_name"), qualify=True)
 
 
 def compare(live, desired, allow_unexpected=False, remove_unexpected=False):
@@ -191,7 +163,7 @@ def compare(live, desired, allow_unexpected=False, remove_unexpected=False):
         raise AnsibleFilterError("endpoint_drift compares a list of endpoint records (vobiz.sip.endpoint_info's endpoints), got %s"
                                  % _kind(live))
     items, passwords = normalize_desired(desired)
-    matches = match_endpoints(items, live)
+    matches = match_items(items, live)
     report = {"format": REPORT_FORMAT, "missing": [], "unexpected": [], "changed": [], "unverified": [], "in_sync": []}
     for item in items:
         _classify(item, matches.get(item["username"]), item["username"] in passwords, report)
@@ -244,7 +216,7 @@ def _missing(item, has_password):
 
 def _unexpected(record, reason, allowed, username=None):
     return {"username": username or record["username"], "live_username": record["username"], "endpoint_id": record["endpoint_id"],
-            "alias": record.get("alias"), "application": application_label(record), "reason": reason, "allowed": allowed}
+            "alias": record.get("alias"), "application": _application(record), "reason": reason, "allowed": allowed}
 
 
 def plan_actions(report, remove_unexpected=False):
@@ -324,11 +296,7 @@ def report_lines(report, max_lines=50):
 
 
 def _plain(value):
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "'%s'" % str(value).replace("\n", "\\n")
+    return show_value(value, lambda text: "'%s'" % clip(str(text), limit=None))
 
 
 def _markdown_free(text):
@@ -432,11 +400,7 @@ def _endpoint_cell(username, live_username=None):
 
 
 def _value(value):
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return _cell(value)
+    return show_value(value, _cell)
 
 
 def _plural(count):
@@ -446,7 +410,15 @@ def _plural(count):
 # Filter entry points ---------------------------------------------------------------------------
 
 def endpoint_drift(live, desired, allow_unexpected=False, remove_unexpected=False):
-    return wrap_var(compare(live, desired, allow_unexpected=boolean(allow_unexpected), remove_unexpected=boolean(remove_unexpected)))
+    return wrap_var(compare(live, desired, allow_unexpected=_option("allow_unexpected", allow_unexpected),
+                            remove_unexpected=_option("remove_unexpected", remove_unexpected)))
+
+
+def _option(name, value):
+    try:
+        return bool(parse_boolean(value))
+    except ValueError:
+        raise AnsibleFilterError("endpoint_drift: %s must be true or false, got %s" % (name, _kind(value))) from None
 
 
 def endpoint_drift_markdown(report, title="Endpoint drift"):

@@ -11,10 +11,9 @@ named with their prefix and pass those names here with the argument spec's optio
 
 from __future__ import annotations
 
-import difflib
-import os
-
 from ansible.errors import AnsibleFilterError
+
+from ansible_collections.vobiz.sip.plugins.plugin_utils.names import closest_name
 
 
 def unknown_role_variables(names, known):
@@ -27,13 +26,8 @@ def unknown_role_variables(names, known):
 
 
 def _with_suggestion(name, known):
-    # Compared without the prefix every name shares, which would make any two names look alike.
-    prefix = os.path.commonprefix(known) if len(known) > 1 else ""
-    if not name.startswith(prefix):
-        prefix = ""
-    suffixes = {known_name[len(prefix):]: known_name for known_name in known}
-    close = difflib.get_close_matches(name[len(prefix):], list(suffixes), n=1, cutoff=0.75)
-    return "%s (did you mean %s?)" % (name, suffixes[close[0]]) if close else name
+    close = closest_name(name, known)
+    return "%s (did you mean %s?)" % (name, close) if close else name
 
 
 class FilterModule:

@@ -11,7 +11,9 @@ request, the cause and the fix, and never the auth token.
 
 from __future__ import annotations
 
+import collections
 import email.utils
+import ipaddress
 import json
 import random
 import re
@@ -19,8 +21,7 @@ import threading
 import time
 import warnings
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from itertools import islice
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 try:
     import requests
@@ -31,17 +32,28 @@ except ImportError as exc:  # the modules turn this into missing_required_lib()
     HAS_REQUESTS = False
     REQUESTS_IMPORT_ERROR = exc
 
+from ansible_collections.vobiz.sip.plugins.module_utils.applications import fill_application_names, unnamed_applications
 from ansible_collections.vobiz.sip.plugins.module_utils.records import (
     MalformedRecordError,
     normalize_endpoint,
 )
+from ansible_collections.vobiz.sip.plugins.module_utils.values import clip as _clip
 
 DEFAULT_API_URL = "https://api.vobiz.ai"
 MAX_PAGE_SIZE = 100
 MAX_CONCURRENCY = 32
-# When total_count moves while we page, the listing is walked again; this many walks at most.
+# When records move while we page, the listing is walked again; this many walks at most.
 MAX_WALKS = 4
-MAX_RETRY_WAIT = 60.0
+# The longest Retry-After honoured; a longer one ends the request with an error naming the wait.
+MAX_RETRY_WAIT = 120.0
+DEFAULT_LISTING_TIMEOUT = 600
+# Progress at -v: the first line after this many seconds of listing, then one every as many.
+PROGRESS_EVERY = 5.0
+# The learned request rate never goes below this (requests per second).
+MIN_RATE = 0.5
+# How far back a refusal looks to measure the rate the API sustained (seconds).
+SAMPLE_SECONDS = 3.0
+_LOOPBACK_NAMES = ("localhost",)
 ENDPOINT_FILTERS = (
     "username__contains", "username__exact", "username__startswith",
     "alias__contains", "alias__exact",
@@ -52,7 +64,6 @@ _RETRYABLE_STATUS = frozenset((429, 500, 502, 503, 504))
 MISSING = object()
 _HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _WHITESPACE = re.compile(r"\s+")
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class VobizError(Exception):
@@ -64,15 +75,18 @@ class VobizError(Exception):
         self.request = request
 
 
-def validate_filters(filters):
-    """The server-side filters as query parameters; an unknown key is an error listing the valid ones."""
+def validate_filters(filters, option="filters"):
+    """The server-side filters as query parameters; an unknown key is an error listing the valid ones.
+
+    `option` names where the filters came from in messages (filters, include_filters[0], ...).
+    """
     filters = filters or {}
     if not isinstance(filters, dict):
-        raise VobizError("filters must be a mapping of filter name to value, got %s" % type(filters).__name__)
+        raise VobizError("%s must be a mapping of filter name to value, got %s" % (option, type(filters).__name__))
     unknown = sorted(set(filters) - set(ENDPOINT_FILTERS))
     if unknown:
-        raise VobizError("unknown filter key%s %s in filters; the Vobiz API filters endpoints by: %s"
-                         % ("s" if len(unknown) > 1 else "", ", ".join(unknown), ", ".join(ENDPOINT_FILTERS)))
+        raise VobizError("unknown filter key%s %s in %s; the Vobiz API filters endpoints by: %s"
+                         % ("s" if len(unknown) > 1 else "", ", ".join(unknown), option, ", ".join(ENDPOINT_FILTERS)))
     return {key: _query_value(value) for key, value in filters.items()}
 
 
@@ -92,6 +106,265 @@ class _Page:
         self.limit = limit
 
 
+class _ListingTimeout(Exception):
+    """listing_timeout passed; _list_all turns it into a VobizError that says how far the listing got."""
+
+
+class _ListingAborted(Exception):
+    """Another page of the same walk failed: the requests still waiting give up instead of retrying on."""
+
+
+class _Walk:
+    """One walk over a paged listing whose pages overlap by one record (stride limit - 1).
+
+    Page k+1 must start with the record page k ended with. API order keeps the relative order of records,
+    so when every page chains on to the one before, the pages cover one unbroken run of the list from its
+    first record to its last, and every record that existed throughout the walk is in some page, whatever
+    the timing of the pages. A create or delete in front of a page not yet fetched shifts that page, it no
+    longer starts with the expected record, and the walk is broken (even when total_count never moves). The
+    last page must end the list: shorter than a page, or ending exactly at its own total_count; when it is
+    full and its total_count says more, records were added at the end and the walk goes on.
+    """
+
+    def __init__(self, first, page_size, key):
+        self.key = key
+        limit = max(page_size, 2)  # one record of overlap needs pages of two at least
+        if first.limit:
+            limit = min(limit, first.limit)
+        if 2 <= len(first.objects) < limit and first.total_count > len(first.objects):
+            limit = len(first.objects)  # the API serves smaller pages than asked for (and says nothing)
+        if limit < 2:
+            raise VobizError("the API serves one record per page; vobiz.sip needs pages of two records or more to "
+                             "check that a listing is complete. Report this to Vobiz")
+        self.limit = limit
+        self.stride = limit - 1
+        self.pages = {0: first}
+        self.broken = not first.objects and first.total_count > 0
+        # Offsets stride, 2 * stride, ... below _planned_end (the last page must reach index total_count - 1);
+        # computed as needed, never listed: a lying total_count of a billion must cost nothing up front.
+        self._planned_end = first.total_count - 1 if first.objects else 0
+        self._next = self.stride
+        self._end_offset = 0 if first.objects and self._ends_list(first) else float("inf")
+
+    def next_offset(self):
+        """The next page to ask for, or None (none left, or the walk is already broken or has reached the end)."""
+        if self.broken or self._next >= self._planned_end or self._next > self._end_offset:
+            return None
+        self._next += self.stride
+        return self._next - self.stride
+
+    def add(self, page):
+        self.pages[page.offset] = page
+        before = self.pages.get(page.offset - self.stride)
+        after = self.pages.get(page.offset + self.stride)
+        if not page.objects or (before and not self._chained(before, page)) or (after and not self._chained(page, after)) \
+                or not self._consistent(page):
+            self.broken = True
+        elif self._ends_list(page):
+            self._end_offset = min(self._end_offset, page.offset)
+        elif page.offset + self.stride >= self._planned_end:
+            # The last page planned, full, and its total_count says there is more: records were added; walk on.
+            self._planned_end = max(self._planned_end, page.total_count - 1)
+
+    def objects_so_far(self):
+        return sum(len(page.objects) for page in self.pages.values()) - (len(self.pages) - 1)
+
+    def finish(self):
+        """(pages in offset order, None) when they chain from the first record to the end; else (pages, the problem)."""
+        pages = [self.pages[offset] for offset in sorted(self.pages)]
+        first = pages[0]
+        if not first.objects and first.total_count == 0:
+            return pages, None
+        for index, page in enumerate(pages):
+            if not page.objects or not self._consistent(page):
+                break
+            if index and (page.offset - pages[index - 1].offset != self.stride or not self._chained(pages[index - 1], page)):
+                break
+            if self._ends_list(page):
+                return pages[:index + 1], None
+        totals = [page.total_count for page in pages]
+        if len(set(totals)) > 1:
+            return pages, "total_count moved from %s to %s while paging" % (first.total_count, totals[-1])
+        unchained = [later.offset for earlier, later in zip(pages, pages[1:])
+                     if earlier.objects and later.objects and not self._chained(earlier, later)]
+        if unchained:
+            return pages, ("records moved while paging although total_count stayed at %s (the page at offset %s does not "
+                           "start with the record the page before it ended with)" % (first.total_count, unchained[0]))
+        return pages, "the API reported total_count %s but served %s distinct records" % (
+            first.total_count, len(_unique(pages, self.key)))
+
+    def _ends_list(self, page):
+        return page.offset + len(page.objects) == page.total_count
+
+    def _consistent(self, page):
+        """A short page must end at its own total_count, and no page may serve records past it."""
+        end = page.offset + len(page.objects)
+        return end <= page.total_count and (len(page.objects) == self.limit or end == page.total_count)
+
+    def _chained(self, earlier, later):
+        if not earlier.objects or not later.objects:
+            return False
+        identity = _identity(later.objects[0], self.key)
+        return identity is not None and identity == _identity(earlier.objects[-1], self.key)
+
+
+def _identity(obj, key):
+    identity = obj.get(key) if isinstance(obj, dict) else None
+    return identity if isinstance(identity, (str, int, float)) and not isinstance(identity, bool) else None
+
+
+class _Listing:
+    """One _list_all under way: its deadline, how far it got (for progress and the timeout error)."""
+
+    def __init__(self, path, timeout, stats):
+        self.path = path
+        self.timeout = timeout
+        self.started = time.monotonic()
+        self.deadline = self.started + timeout
+        self.stats = stats
+        self.walk = 1
+        self.current = None
+        self.aborted = threading.Event()
+        self._next_progress = self.started + PROGRESS_EVERY
+
+    def started_walk(self, walk):
+        self.current = walk
+
+    def remaining(self):
+        return self.deadline - time.monotonic()
+
+    def check(self):
+        if self.aborted.is_set():
+            raise _ListingAborted()
+        if self.remaining() <= 0:
+            raise _ListingTimeout()
+
+    def sleep(self, seconds):
+        """Sleep, but not past the deadline, and not on once another page of the walk has failed."""
+        if seconds >= self.remaining():
+            raise _ListingTimeout()
+        if self.aborted.wait(seconds):
+            raise _ListingAborted()
+
+    def so_far(self):
+        walk = self.current
+        total = walk.pages[0].total_count if walk else "?"
+        got = walk.objects_so_far() if walk else 0
+        return "%s of %s records (total_count) in %d pages, walk %d of %d, %d retries" % (
+            got, total, self.stats["pages"], self.walk, MAX_WALKS, self.stats["retries"])
+
+    def progress_line(self, rate):
+        now = time.monotonic()
+        if now < self._next_progress:
+            return None
+        self._next_progress = now + PROGRESS_EVERY
+        return "listing %s: %s, concurrency %d%s, %.0f s so far" % (
+            self.path, self.so_far(), rate.concurrency, rate.describe(), now - self.started)
+
+    def timeout_message(self):
+        return ("listing GET %s did not finish within listing_timeout=%ss (VOBIZ_LISTING_TIMEOUT): it got %s. Raise "
+                "listing_timeout; if the API is rate limiting (see the retries), a smaller page_size does not help, "
+                "filters that select fewer endpoints do" % (self.path, self.timeout, self.so_far()))
+
+
+class _RateState:
+    """What one client has learned about the API's rate limit, shared by all its worker threads.
+
+    A 429 pauses every worker until Retry-After (or the backoff when there is none). Two things adapt,
+    additive increase / multiplicative decrease: the concurrency (halved on a 429, back up by one per
+    window of successes) and, once the API has refused once, a request rate the workers are paced to
+    (a token bucket learned from the refusals). After the first 429 the rate starts at what the API let
+    through including the pause, a lower bound; until the second it grows fast (x1.25 per success), then
+    slowly (+0.05 request/s per success). On each later 429 it becomes the rate the API sustained over
+    the last seconds (see _refused). Refusals that were already in flight when a pause began count once. No rate is learned from a
+    refusal that comes before two successes (a single 429 from a proxy is not a rate).
+    """
+
+    def __init__(self, max_concurrency):
+        self._cond = threading.Condition()
+        self.max_concurrency = max_concurrency
+        self.concurrency = float(max_concurrency)
+        self.rate = None
+        self._in_flight = 0
+        self._paused_until = 0.0
+        self._next_send = 0.0
+        self._started = None
+        self._successes = 0
+        self._burst = None  # successes before the first refusal: the API's burst, as seen
+        self._refusals = 0
+        self._paused = 0.0
+        self._episode = float("-inf")
+        self._resumed = 0.0  # when the last pause ended
+        self._recent = collections.deque(maxlen=1000)  # when the latest successes came back
+
+    def describe(self):
+        return ", paced at %.1f requests/s" % self.rate if self.rate else ""
+
+    def acquire(self, listing=None):
+        """Wait for a slot (concurrency, pace, pause); returns the monotonic time the request may be sent."""
+        with self._cond:
+            while True:
+                if listing is not None:
+                    listing.check()
+                now = time.monotonic()
+                ready = max(self._paused_until, self._next_send if self.rate else 0.0)
+                if now >= ready and self._in_flight < max(1, int(self.concurrency)):
+                    break
+                wait_for = ready - now if now < ready else 0.5
+                if listing is not None:
+                    wait_for = min(wait_for, max(listing.remaining(), 0.01))
+                self._cond.wait(min(wait_for, 0.5))
+            self._in_flight += 1
+            if self._started is None:
+                self._started = now
+            if self.rate:
+                self._next_send = max(now, self._next_send) + 1.0 / self.rate
+            return now
+
+    def release(self, sent_at, outcome, pause=0.0):
+        """A request sent at sent_at ended: "ok" (any answer but a 429), "refused" (a 429 asking for `pause` s), "failed"."""
+        with self._cond:
+            self._in_flight -= 1
+            now = time.monotonic()
+            if outcome == "ok":
+                self._successes += 1
+                self._recent.append(now)
+                self.concurrency = min(float(self.max_concurrency), self.concurrency + 1.0 / self.concurrency)
+                if self.rate:
+                    self.rate = self.rate * 1.25 if self._refusals < 2 else self.rate + 0.05
+            elif outcome == "refused":
+                self._paused_until = max(self._paused_until, now + pause)
+                if sent_at > self._episode:  # the first refusal of an episode; those in flight with it count once
+                    self._refused(now, pause)
+            self._cond.notify_all()
+
+    def _refused(self, now, pause):
+        self._episode = now
+        self._refusals += 1
+        self.concurrency = max(1.0, self.concurrency / 2)
+        elapsed = max(now - self._started, 0.001)
+        if self.rate is None:
+            if self._successes < 2:  # refused before any burst: nothing to learn a rate from yet
+                self._refusals -= 1
+                self._resumed = now + pause
+                return
+            self._burst = self._successes
+            self.rate = max(MIN_RATE, self._successes / (elapsed + max(pause, 0.1)))
+        else:
+            # The bucket is empty now. Over the last `window` seconds (since the pause before, at most
+            # SAMPLE_SECONDS) the API let through rate * window plus what its bucket held at the start, from
+            # none to a burst: take half (measured best in `make bench`; a full burst underestimates).
+            window = min(SAMPLE_SECONDS, now - self._resumed)
+            held = self._burst / 2.0
+            served = sum(1 for finished in self._recent if finished >= now - window)
+            if window >= 0.5 and served > held:
+                self.rate = max(MIN_RATE, (served - held) / window)
+            else:
+                self.rate = max(MIN_RATE, self.rate / 2)
+        self._resumed = now + pause
+        self._next_send = max(self._next_send, now + pause)
+
+
 class VobizClient:
     """A keep-alive session against one Vobiz account.
 
@@ -102,22 +375,26 @@ class VobizClient:
     """
 
     def __init__(self, auth_id, auth_token, api_url=None, validate_certs=True, timeout=30, retries=5,
-                 page_size=MAX_PAGE_SIZE, max_concurrency=4, log=None, backoff_base=0.5, warn=None):
+                 page_size=MAX_PAGE_SIZE, max_concurrency=4, log=None, backoff_base=0.5, warn=None,
+                 listing_timeout=DEFAULT_LISTING_TIMEOUT, progress=None):
         if not HAS_REQUESTS:
             raise VobizError("the Python library 'requests' is required by vobiz.sip: pip install requests")
         self.auth_id = _required_text("auth_id", auth_id, "VOBIZ_AUTH_ID")
         self._token = _required_text("auth_token", auth_token, "VOBIZ_AUTH_TOKEN")
-        self.api_url = (api_url or DEFAULT_API_URL).rstrip("/")
-        if not self.api_url.startswith(("https://", "http://")):
-            raise VobizError("api_url must start with https:// (got %r); the default is %s" % (self.api_url, DEFAULT_API_URL))
+        self.api_url = _checked_api_url(api_url)
         self.timeout = _ranged("timeout", timeout, 1, 3600)
         self.retries = _ranged("retries", retries, 0, 100)
         self.page_size = _ranged("page_size", page_size, 1, MAX_PAGE_SIZE)
         self.max_concurrency = _ranged("max_concurrency", max_concurrency, 1, MAX_CONCURRENCY)
+        self.listing_timeout = _ranged("listing_timeout", DEFAULT_LISTING_TIMEOUT if listing_timeout is None else listing_timeout,
+                                       1, 86400)
         self.backoff_base = backoff_base
         self._log = log or (lambda line: None)
+        self._progress = progress or (lambda line: None)
         self._stats_lock = threading.Lock()
-        self.stats = {"requests": 0, "retries": 0, "pages": 0, "walks": 0}
+        self.stats = {"requests": 0, "retries": 0, "pages": 0, "walks": 0, "rate_limited": 0}
+        self._rate = _RateState(self.max_concurrency)
+        self._listing = None  # the _Listing under way, which carries the deadline
         self._session = requests.Session()
         self._session.verify = bool(validate_certs)
         if not validate_certs:
@@ -190,13 +467,9 @@ class VobizClient:
         return applications
 
     def fill_application_names(self, records):
-        """Set application_name from the Application list where the record did not carry it."""
-        if not any(record["application_id"] and not record["application_name"] for record in records):
-            return records
-        names = {app["app_id"]: app.get("app_name") for app in self.list_applications()}
-        for record in records:
-            if record["application_id"] and not record["application_name"]:
-                record["application_name"] = names.get(record["application_id"])
+        """Set application_name from the Application list where the record did not carry it (listed only then)."""
+        if unnamed_applications(records):
+            fill_application_names(records, self.list_applications())
         return records
 
     # Paging ----------------------------------------------------------------------------------
@@ -204,59 +477,71 @@ class VobizClient:
     def _list_all(self, resource, query, key):
         """Every object of a paged resource, each once, in API order, consistent under changes.
 
-        The first page tells total_count; the other pages are fetched concurrently. When any page
-        reports another total_count, or the objects do not add up to it, records moved while we
-        paged (an insert or delete shifts every later offset), so the listing is walked again.
+        Pages overlap by one record (see _Walk): each page must start with the record the page before it
+        ended with, and the last one must end the list. Any shift (a create or delete before a page not yet
+        fetched) breaks that chain, and the listing is walked again, at most MAX_WALKS times; the whole
+        listing must end within listing_timeout.
         """
-        problem = None
-        for _walk in range(MAX_WALKS):
-            self._count("walks")
-            first = self._get_page(resource, query, 0, self.page_size)
-            page_size = min(self.page_size, first.limit or self.page_size)
-            offsets = range(page_size, first.total_count if first.objects else 0, page_size)
-            pages = [first] + self._get_pages(resource, query, offsets, page_size)
-            objects = _unique(pages, key)
-            totals = {page.total_count for page in pages}
-            if len(totals) == 1 and len(objects) == first.total_count:
-                return objects
-            problem = ("total_count moved from %s to %s while paging" % (first.total_count, pages[-1].total_count)
-                       if len(totals) > 1 else
-                       "the API reported total_count %s but served %s distinct records" % (first.total_count, len(objects)))
-            self._log("listing %s again: %s" % (self._path(resource), problem))
+        path = self._path(resource)
+        listing = self._listing = _Listing(path, self.listing_timeout, self.stats)
+        try:
+            problem = None
+            for walk in range(1, MAX_WALKS + 1):
+                self._count("walks")
+                listing.walk = walk
+                pages, problem = self._walk(resource, query, key, listing)
+                if problem is None:
+                    return _unique(pages, key)
+                self._log("listing %s again: %s" % (path, problem))
+        except _ListingTimeout:
+            raise VobizError(listing.timeout_message(), request="GET " + path) from None
+        finally:
+            self._listing = None
         raise VobizError("could not get a consistent listing of GET %s after %s walks: %s. If the account is "
                          "changing fast, retry later; otherwise the API is serving inconsistent pages"
-                         % (self._path(resource), MAX_WALKS, problem), request="GET " + self._path(resource))
+                         % (path, MAX_WALKS, problem), request="GET " + path)
 
-    def _get_pages(self, resource, query, offsets, page_size):
-        """The pages at `offsets`, in offset order, at most max_concurrency in flight.
+    def _walk(self, resource, query, key, listing):
+        """One walk over the listing: (pages in offset order, None) or (pages, what was inconsistent).
 
-        No page is asked for once one comes back empty: the API has nothing at that offset, so total_count
-        overstated the listing (a lying server, or records deleted meanwhile) and this walk fails its check
-        anyway. Without that stop, a total_count of a billion would mean ten million requests.
+        The first page tells total_count; the others are fetched concurrently, at most max_concurrency (and
+        what the rate state allows) in flight. No page is asked for once the walk is known to be broken (an
+        empty page, a page that does not chain on): a total_count of a billion must not mean ten million
+        requests.
         """
-        if not offsets:
-            return []
-        if self.max_concurrency == 1 or len(offsets) == 1:
-            pages = []
-            for offset in offsets:
-                pages.append(self._get_page(resource, query, offset, page_size))
-                if not pages[-1].objects:
-                    break
-            return pages
-        pending = iter(offsets)
-        pages = []
-        with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(offsets))) as pool:
-            def submit(count):
-                return {pool.submit(self._get_page, resource, query, offset, page_size) for offset in islice(pending, count)}
+        first = self._get_page(resource, query, 0, max(self.page_size, 2))
+        walk = _Walk(first, self.page_size, key)
+        listing.started_walk(walk)
+        self._report_progress(listing)
+        if self.max_concurrency == 1:  # in this thread: no pool to start for a plain sequential walk
+            for offset in iter(walk.next_offset, None):
+                walk.add(self._get_page(resource, query, offset, walk.limit))
+                self._report_progress(listing)
+            return walk.finish()
+        with ThreadPoolExecutor(max_workers=self.max_concurrency) as pool:
+            running = set()
+            try:
+                while True:
+                    while len(running) < self.max_concurrency:
+                        offset = walk.next_offset()
+                        if offset is None:
+                            break
+                        running.add(pool.submit(self._get_page, resource, query, offset, walk.limit))
+                    if not running:
+                        break
+                    done, running = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        walk.add(future.result())
+                    self._report_progress(listing)
+            except BaseException:
+                listing.aborted.set()  # the pages still in flight give up rather than retry on
+                raise
+        return walk.finish()
 
-            running = submit(self.max_concurrency)
-            while running:
-                done, running = wait(running, return_when=FIRST_COMPLETED)
-                finished = [future.result() for future in done]
-                pages.extend(finished)
-                if all(page.objects for page in finished):
-                    running |= submit(len(done))
-        return sorted(pages, key=lambda page: page.offset)
+    def _report_progress(self, listing):
+        line = listing.progress_line(self._rate)
+        if line:
+            self._progress(line)
 
     def _get_page(self, resource, query, offset, limit):
         params = dict(query, limit=limit, offset=offset)
@@ -290,27 +575,48 @@ class VobizClient:
         """
         path = self._path(resource, params)
         label = "%s %s" % (method, path)
+        listing = self._listing
         for attempt in range(self.retries + 1):
             last = attempt == self.retries
+            sent_at = self._rate.acquire(listing)
+            refused = False
             started = time.monotonic()
             try:
+                timeout = self.timeout if listing is None else max(0.1, min(self.timeout, listing.remaining()))
                 # verify per request: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override a Session's
                 # verify=False, which would silently turn validate_certs: false back on.
                 # No redirects: requests would carry X-Auth-Token to any host a redirect names (it strips only
                 # Authorization), so the token goes to api_url and nowhere else.
                 response = self._session.request(method, self.api_url + self._path(resource), params=params, json=json_body,
-                                                 timeout=self.timeout, verify=self._session.verify, allow_redirects=False)
+                                                 timeout=timeout, verify=self._session.verify, allow_redirects=False)
             except requests.exceptions.RequestException as exc:
+                self._rate.release(sent_at, "failed")
                 self._count("requests")
                 self._log("%s failed after %d ms: %s" % (label, _ms(started), self._redact(type(exc).__name__)))
+                if listing is not None and listing.remaining() <= 0:
+                    raise _ListingTimeout() from None
                 retryable = idempotent or _never_reached_server(exc)
                 if last or not retryable or isinstance(exc, requests.exceptions.SSLError):
                     raise self._transport_error(exc, label, attempt) from None
-                self._wait(attempt, None)
+                self._wait(attempt, None, label, listing)
                 continue
+            except BaseException:
+                self._rate.release(sent_at, "failed")
+                raise
             self._count("requests")
             self._log("%s %s %d ms" % (label, response.status_code, _ms(started)))
             status = response.status_code
+            if status != 429:
+                self._rate.release(sent_at, "ok")
+            else:
+                self._count("rate_limited")
+                try:
+                    pause = self._retry_delay(attempt, response.headers.get("Retry-After"), label)
+                except VobizError:
+                    self._rate.release(sent_at, "failed")
+                    raise
+                self._rate.release(sent_at, "refused", pause)
+                refused = True
             if status == 404 and missing_ok:
                 return MISSING
             if 300 <= status < 400:
@@ -320,7 +626,10 @@ class VobizClient:
                     % (label, status, _clip(response.headers.get("Location") or "nowhere", 200), DEFAULT_API_URL)),
                     status=status, request=label)
             if status in _RETRYABLE_STATUS and (idempotent or status == 429) and not last:
-                self._wait(attempt, response.headers.get("Retry-After"))
+                if refused:  # every worker waits out the pause in acquire(); this one only counts the retry
+                    self._count("retries")
+                else:
+                    self._wait(attempt, response.headers.get("Retry-After"), label, listing)
                 continue
             if status >= 400:
                 raise self._http_error(response, label, attempt)
@@ -330,15 +639,26 @@ class VobizClient:
                 if last or not idempotent:
                     raise VobizError("malformed reply from %s (HTTP %s): %s, after %d tries. Check api_url points at the "
                                      "Vobiz API" % (label, status, exc, attempt + 1), status=status, request=label) from None
-                self._wait(attempt, None)
+                self._wait(attempt, None, label, listing)
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
-    def _wait(self, attempt, retry_after):
-        self._count("retries")
+    def _retry_delay(self, attempt, retry_after, label):
+        """Seconds to wait before the next try: the API's Retry-After (up to MAX_RETRY_WAIT), else the backoff."""
         delay = _retry_after_seconds(retry_after)
         if delay is None:
-            delay = self.backoff_base * (2 ** attempt) * random.uniform(0.5, 1.0)
-        time.sleep(min(delay, MAX_RETRY_WAIT))
+            return self.backoff_base * (2 ** attempt) * random.uniform(0.5, 1.0)
+        if delay > MAX_RETRY_WAIT:
+            raise VobizError("%s: the API asks to wait %.0f s before retrying (Retry-After), longer than vobiz.sip waits "
+                             "(%.0f s). Try again after that wait" % (label, delay, MAX_RETRY_WAIT), status=429, request=label)
+        return delay
+
+    def _wait(self, attempt, retry_after, label, listing=None):
+        self._count("retries")
+        delay = self._retry_delay(attempt, retry_after, label)
+        if listing is not None:
+            listing.sleep(delay)
+        else:
+            time.sleep(delay)
 
     def _http_error(self, response, label, attempt):
         status = response.status_code
@@ -467,13 +787,40 @@ def _unique(pages, key):
     objects = []
     for page in pages:
         for obj in page.objects:
-            identity = obj.get(key) if isinstance(obj, dict) else None
-            if not isinstance(identity, (str, int, float)):
+            identity = _identity(obj, key)
+            if identity is None:
                 objects.append(obj)  # no usable id (null, a list...): the normaliser names the broken record
             elif identity not in seen:
                 seen.add(identity)
                 objects.append(obj)
     return objects
+
+
+def _checked_api_url(api_url):
+    """api_url without a trailing slash; https, or http to a loopback host only (the token is in every request)."""
+    url = (api_url or DEFAULT_API_URL).strip().rstrip("/")
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        parts, host = None, None
+    if parts is None or parts.scheme not in ("https", "http") or not host:
+        raise VobizError("api_url must be an https:// URL such as %s, got %r (http:// is accepted only for a local test "
+                         "server on a loopback address: 127.0.0.1, localhost or ::1)" % (DEFAULT_API_URL, _clip(url)))
+    if parts.scheme == "http" and not _is_loopback(host):
+        raise VobizError("api_url %s uses http:// to %s, which is not a loopback address: the auth token would travel in "
+                         "cleartext. Use https://; http:// is accepted only for 127.0.0.1, localhost or ::1"
+                         % (_clip(url), host))
+    return url
+
+
+def _is_loopback(host):
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _required_text(name, value, env):
@@ -498,13 +845,6 @@ def _path_segment(value):
     if not text or "/" in text or "?" in text or "#" in text or text in (".", ".."):
         raise VobizError("%r is not a valid id for a Vobiz API path" % text)
     return text
-
-
-def _clip(value, limit=120):
-    """API text fit for one line of a message: control characters escaped (no injected lines or terminal codes), cut."""
-    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
-    text = _CONTROL_CHARACTERS.sub(lambda match: "\\x%02x" % ord(match.group()), text)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _ms(started):

@@ -16,6 +16,7 @@ import math
 
 from ansible_collections.vobiz.sip.plugins.module_utils.api import DEFAULT_API_URL, VobizError, validate_filters
 from ansible_collections.vobiz.sip.plugins.module_utils.records import RECORD_KEYS
+from ansible_collections.vobiz.sip.plugins.module_utils.values import parse_boolean
 
 SOURCE_NAME = "vobiz.sip.endpoint_events"
 EVENT_TYPES = ("registered", "unregistered", "created", "deleted", "changed")
@@ -28,8 +29,6 @@ MIN_INTERVAL = 1
 # After a failed listing the next try waits interval * 2 ** failures, at most this long (or interval if longer).
 MAX_BACKOFF = 300
 
-_TRUE = ("true", "yes", "on", "1")
-_FALSE = ("false", "no", "off", "0")
 # name: (environment variable, default). The connection settings are the modules' (doc fragment vobiz.sip.vobiz).
 ARGUMENTS = {
     "auth_id": ("VOBIZ_AUTH_ID", None),
@@ -153,12 +152,10 @@ def retry_delay(interval, failures):
 
 
 def _boolean(name, value):
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in _TRUE or text in _FALSE:
-        return text in _TRUE
-    raise VobizError("%s: %s must be true or false, got %r" % (SOURCE_NAME, name, value))
+    try:
+        return parse_boolean(value, null=False)
+    except ValueError:
+        raise VobizError("%s: %s must be true or false, got %r" % (SOURCE_NAME, name, value)) from None
 
 
 def _interval(value):

@@ -5,28 +5,26 @@
 
 Private to the vobiz.sip collection. Pure functions: the config items (as AnsibleModule checked
 them), the live normalised records and the state in, a plan out. Each action carries what the
-endpoint module's own functions (endpoint_module.py) make of one item: the desired fields, the
+endpoint module's own functions (changes.py, diff.py, matching.py) make of one item: the desired fields, the
 changes, the request body, the records before and after. Nothing here sends a request.
 """
 
 from __future__ import annotations
 
-from ansible_collections.vobiz.sip.plugins.module_utils.endpoint_module import (
-    EndpointError,
+from ansible_collections.vobiz.sip.plugins.module_utils.applications import resolve_application
+from ansible_collections.vobiz.sip.plugins.module_utils.changes import (
     changed_fields,
     create_request,
-    describe_endpoints,
     desired_fields,
-    endpoint_diff,
-    find_endpoint,
     locked_conflict_message,
     locked_conflicts,
     planned_record,
-    resolve_application,
     unreported_fields,
     update_request,
-    username_match,
 )
+from ansible_collections.vobiz.sip.plugins.module_utils.diff import endpoint_diff
+from ansible_collections.vobiz.sip.plugins.module_utils.errors import EndpointError
+from ansible_collections.vobiz.sip.plugins.module_utils.matching import describe_endpoints, match_endpoint, username_match
 from ansible_collections.vobiz.sip.plugins.module_utils.records import ALLOW_FLAGS
 
 STATES = ("merged", "replaced", "overridden", "deleted", "gathered")
@@ -108,7 +106,7 @@ def match_items(items, live):
     unmatched = [index for index, item in enumerate(items) if matches[index] is None and not item.get("endpoint_id")]
     for index in unmatched:  # only these pay for a scan of the live records
         candidates = [record for record in live if record["endpoint_id"] not in claimed]
-        record = find_endpoint(candidates, items[index]["username"], items[index].get("alias"))
+        record = match_endpoint(candidates, items[index]["username"], items[index].get("alias"))
         if record is not None:
             matches[index] = record
             claimed.add(record["endpoint_id"])

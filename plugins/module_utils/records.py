@@ -14,6 +14,8 @@ import re
 
 from typing import Optional, TypedDict
 
+from ansible_collections.vobiz.sip.plugins.module_utils.values import describe_value, parse_boolean
+
 
 class MalformedRecordError(ValueError):
     """An API record that no documented shape explains."""
@@ -87,13 +89,37 @@ def application_id_of(reference) -> Optional[str]:
     return _application(reference, "?")[0]
 
 
+def matches_filters(record, query) -> bool:
+    """Whether a normalised record matches every one of the API's endpoint filters, evaluated here.
+
+    `query` is what api.validate_filters() returns (values as the query string carries them). Text filters
+    compare case-sensitively and never match a null field, as the API's do.
+    """
+    for key, wanted in query.items():
+        field, _sep, lookup = key.partition("__")
+        actual = record[field]
+        if lookup == "isnull":
+            if (actual is None) != (wanted == "true"):
+                return False
+        elif actual is None or not _TEXT_LOOKUPS[lookup or "exact"](actual, wanted):
+            return False
+    return True
+
+
+_TEXT_LOOKUPS = {
+    "exact": lambda actual, wanted: actual == wanted,
+    "contains": lambda actual, wanted: wanted in actual,
+    "startswith": lambda actual, wanted: actual.startswith(wanted),
+}
+
+
 def _text(raw, field, endpoint_id="?"):
     value = raw.get(field)
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)
-    raise MalformedRecordError("endpoint %s: %s should be text, got %s" % (endpoint_id, field, _describe(value)))
+    raise MalformedRecordError("endpoint %s: %s should be text, got %s" % (endpoint_id, field, describe_value(value)))
 
 
 def _registration_details(raw, endpoint_id):
@@ -109,11 +135,10 @@ def _registration_details(raw, endpoint_id):
 
 def _boolean(raw, field, endpoint_id):
     value = raw.get(field)
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    raise MalformedRecordError("endpoint %s: %s should be true or false, got %s" % (endpoint_id, field, _describe(value)))
+    try:
+        return parse_boolean(value, api=True)
+    except ValueError:
+        raise MalformedRecordError("endpoint %s: %s should be true or false, got %s" % (endpoint_id, field, describe_value(value))) from None
 
 
 def _application(reference, endpoint_id):
@@ -132,7 +157,7 @@ def _application(reference, endpoint_id):
         if match:
             return match.group(1), None
     raise MalformedRecordError("endpoint %s: application should be an Application URI, an id or "
-                               "{app_id, app_name}, got %s" % (endpoint_id, _describe(reference)))
+                               "{app_id, app_name}, got %s" % (endpoint_id, describe_value(reference)))
 
 
 def _sub_account(value, endpoint_id):
@@ -141,9 +166,4 @@ def _sub_account(value, endpoint_id):
     if isinstance(value, str):
         match = _SUB_ACCOUNT_URI.search(value)
         return match.group(1) if match else value
-    raise MalformedRecordError("endpoint %s: sub_account should be an auth_id, got %s" % (endpoint_id, _describe(value)))
-
-
-def _describe(value):
-    text = repr(value)
-    return "%s %s" % (type(value).__name__, text if len(text) <= 60 else text[:57] + "...")
+    raise MalformedRecordError("endpoint %s: sub_account should be an auth_id, got %s" % (endpoint_id, describe_value(value)))

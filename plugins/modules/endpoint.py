@@ -19,7 +19,7 @@ options:
   state:
     description:
       - V(present) creates the endpoint when it does not exist and updates the fields that differ when it does.
-      - V(absent) deletes the endpoint when it exists.
+      - V(absent) deletes the endpoint when it exists; see the notes for which endpoint that is.
     type: str
     choices: [present, absent]
     default: present
@@ -132,7 +132,11 @@ notes:
     next run through rule (2), so a second identical run reports no change. A rewritten username is no conflict
     with O(username).
   - Rule (2) can also pick an endpoint someone else created, for example C(bob7) for O(username=bob) when no C(bob)
-    exists. Set O(alias) (which rule (2) prefers) or O(endpoint_id) to be sure, especially with O(state=absent).
+    exists. Set O(alias) (which rule (2) prefers) or O(endpoint_id) to be sure.
+  - "A delete never rests on a guess: O(state=absent) deletes only the endpoint O(endpoint_id) names (its username must
+    be O(username) or a rewritten form of it), the one whose username is exactly O(username), or one whose username is
+    O(username) followed by digits and whose alias is O(alias). Any other endpoint rule (2) would pick (C(bob7) for
+    O(username=bob) without a matching O(alias)) fails the task, listing the candidates; nothing is deleted."
   - Fields the API cannot change after create (O(username), O(sub_account), O(allow_same_domain), O(allow_other_domains),
     O(allow_phones), O(allow_apps)) fail the task when they differ from the live endpoint, naming each field with the
     wanted and the actual value; the endpoint has to be recreated to change them.
@@ -334,27 +338,23 @@ diff:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.vobiz.sip.plugins.module_utils.api import VobizError
-from ansible_collections.vobiz.sip.plugins.module_utils.endpoint_module import (
-    EndpointError,
+from ansible_collections.vobiz.sip.plugins.module_utils.applications import fill_application_names, resolve_application
+from ansible_collections.vobiz.sip.plugins.module_utils.changes import (
     changed_fields,
-    connect,
     create_request,
     desired_fields,
-    endpoint_diff,
-    fail,
-    find_endpoint,
-    label_applications,
     locked_conflict_message,
     locked_conflicts,
     planned_record,
-    resolve_application,
     unapplied_fields,
     unapplied_message,
     unreported_fields,
     update_request,
-    username_match,
 )
-from ansible_collections.vobiz.sip.plugins.module_utils.module_args import connection_argument_spec
+from ansible_collections.vobiz.sip.plugins.module_utils.diff import endpoint_diff
+from ansible_collections.vobiz.sip.plugins.module_utils.errors import EndpointError
+from ansible_collections.vobiz.sip.plugins.module_utils.matching import match_endpoint
+from ansible_collections.vobiz.sip.plugins.module_utils.module_glue import connect, connection_argument_spec, fail
 from ansible_collections.vobiz.sip.plugins.module_utils.records import ALLOW_FLAGS
 
 
@@ -386,7 +386,7 @@ class EndpointTask:
     def run(self):
         live = self.find_live()
         if live:
-            label_applications([live], self.applications)
+            fill_application_names([live], self.applications)
         if self.params["state"] == "absent":
             return self.delete(live)
         application = resolve_application(self.params["application"], self.applications) if self.params["application"] else None
@@ -396,18 +396,17 @@ class EndpointTask:
         return self.update(live, desired)
 
     def find_live(self):
+        """The live endpoint the task means (matching.match_endpoint: a delete never rests on a guess)."""
         username, endpoint_id = self.params["username"], self.params["endpoint_id"]
         if endpoint_id is None:
             records = self.client.list_endpoints({"username__startswith": username})
-            return find_endpoint(records, username, self.params["alias"])
-        live = self.client.get_endpoint(endpoint_id)
-        if live is None and self.params["state"] == "present":
-            raise EndpointError("endpoint_id %s does not exist on account %s; leave endpoint_id out to create an endpoint "
-                                "named %s" % (endpoint_id, self.client.auth_id, username))
-        if live and self.params["state"] == "absent" and username_match(username, live["username"]) is None:
-            raise EndpointError("endpoint %s has username %s, not %s; refusing to delete it. Check endpoint_id and username"
-                                % (endpoint_id, live["username"], username))
-        return live
+        else:
+            live = self.client.get_endpoint(endpoint_id)
+            if live is None and self.params["state"] == "present":
+                raise EndpointError("endpoint_id %s does not exist on account %s; leave endpoint_id out to create an endpoint "
+                                    "named %s" % (endpoint_id, self.client.auth_id, username))
+            records = [live] if live else []
+        return match_endpoint(records, username, self.params["alias"], endpoint_id, deleting=self.params["state"] == "absent")
 
     def create(self, desired):
         password = self.params["password"]
@@ -451,7 +450,7 @@ class EndpointTask:
     def reread(self, endpoint_id, fallback):
         """The endpoint as the API has it after a write (the planned record if it cannot be read yet)."""
         record = self.client.get_endpoint(endpoint_id) or dict(fallback, endpoint_id=endpoint_id)
-        return label_applications([record], self.applications)[0]
+        return fill_application_names([record], self.applications)[0]
 
     def check_applied(self, before, record, wanted, password_sent):
         """Fail (reporting the change made) when the API accepted a write but ignored a field of it."""

@@ -256,8 +256,8 @@ summary:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.vobiz.sip.plugins.module_utils.api import VobizError, validate_filters
-from ansible_collections.vobiz.sip.plugins.module_utils.endpoint_module import connect, fail, summarize_endpoints
-from ansible_collections.vobiz.sip.plugins.module_utils.module_args import connection_argument_spec
+from ansible_collections.vobiz.sip.plugins.module_utils.module_glue import connect, connection_argument_spec, fail
+from ansible_collections.vobiz.sip.plugins.module_utils.summary import summarize_endpoints
 
 
 def argument_spec():

@@ -245,14 +245,8 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.vobiz.sip.plugins.module_utils.api import VobizError
-from ansible_collections.vobiz.sip.plugins.module_utils.endpoint_module import (
-    EndpointError,
-    connect,
-    fail,
-    label_applications,
-    unapplied_fields,
-    unapplied_message,
-)
+from ansible_collections.vobiz.sip.plugins.module_utils.applications import fill_application_names
+from ansible_collections.vobiz.sip.plugins.module_utils.changes import unapplied_fields, unapplied_message
 from ansible_collections.vobiz.sip.plugins.module_utils.endpoints_plan import (
     STATES,
     action_report,
@@ -264,7 +258,8 @@ from ansible_collections.vobiz.sip.plugins.module_utils.endpoints_plan import (
     needs_applications,
     plan,
 )
-from ansible_collections.vobiz.sip.plugins.module_utils.module_args import connection_argument_spec
+from ansible_collections.vobiz.sip.plugins.module_utils.errors import EndpointError
+from ansible_collections.vobiz.sip.plugins.module_utils.module_glue import connect, connection_argument_spec, fail
 from ansible_collections.vobiz.sip.plugins.module_utils.records import ALLOW_FLAGS
 
 
@@ -308,7 +303,7 @@ class EndpointsTask:
             return dict(changed=False, gathered=[as_config(record) for record in live])
         if needs_applications(config):
             self.applications = self.client.list_applications()
-            label_applications(live, self.applications)
+            fill_application_names(live, self.applications)
         actions, warnings = plan(config, live, params["state"], self.applications, params["filters"].get("sub_account"))
         for warning in warnings[:10]:
             self.module.warn(warning)
@@ -359,7 +354,7 @@ class EndpointsTask:
             self.client.update_endpoint(action["endpoint_id"], action["request"])
         record = self.client.get_endpoint(action["endpoint_id"]) or dict(action["after"], endpoint_id=action["endpoint_id"])
         if self.applications is not None:
-            label_applications([record], self.applications)
+            fill_application_names([record], self.applications)
         elif action["after"].get("application_id") == record["application_id"] and not record["application_name"]:
             record["application_name"] = action["after"].get("application_name")
         action["after"] = record

@@ -17,7 +17,7 @@ import re
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.vobiz.sip.plugins.plugin_utils.values import describe_value
+from ansible_collections.vobiz.sip.plugins.module_utils.values import describe_value
 
 VARIABLE_PREFIX = "endpoint_audit_"
 UNREPORTED_POLICIES = ("warn", "fail", "ignore")

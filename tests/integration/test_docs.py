@@ -8,7 +8,8 @@ import pytest
 
 from ansible_collections.vobiz.sip.tests.integration.conftest import ansible_env, run_cli
 
-CONNECTION_OPTIONS = ("auth_id", "auth_token", "api_url", "validate_certs", "timeout", "retries", "page_size", "max_concurrency")
+CONNECTION_OPTIONS = ("auth_id", "auth_token", "api_url", "validate_certs", "timeout", "retries", "page_size", "max_concurrency",
+                      "listing_timeout")
 
 
 INFO_OPTIONS = CONNECTION_OPTIONS + ("filters", "endpoint_id", "resolve_applications", "summary")

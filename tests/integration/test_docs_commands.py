@@ -32,6 +32,8 @@ from dataclasses import dataclass
 import pytest
 import yaml
 
+from ansible_collections.vobiz.sip.plugins.module_utils.api import VobizError
+from ansible_collections.vobiz.sip.plugins.module_utils.endpoint_events import SOURCE_NAME, source_settings
 from ansible_collections.vobiz.sip.tests.conftest import REPO_ROOT
 from ansible_collections.vobiz.sip.tests.harness import hang_guard, run_bounded
 from ansible_collections.vobiz.sip.tests.integration.conftest import SAMPLE_AUTH_ID, SAMPLE_DATA, SAMPLE_TOKEN, ansible_env
@@ -42,7 +44,7 @@ NOT_RUN = re.compile(r"^\s*<!--\s*not run:\s*(?P<reason>.+?)\s*-->\s*$")
 EXITS = re.compile(r"^\s*<!--\s*exits:\s*(?P<code>\d+)\s*-->\s*$")
 SHELL = ("sh", "shell", "bash")
 RUN = SHELL + ("console",)
-SHOWN_ONLY = ("text", "ini", "python", "markdown", "jinja", "diff", "toml")
+SHOWN_ONLY = ("text", "ini", "python", "markdown", "jinja", "diff", "toml", "mermaid", "xml")
 DOCUMENTS = ["README.md"] + sorted(os.path.relpath(path, REPO_ROOT) for path in glob.glob(os.path.join(REPO_ROOT, "docs", "*.md")))
 # Copying these into a document's working copy would be slow (venvs) or wrong (build output).
 NOT_COPIED = (".venv", ".build", ".git", "dist", "tests/output", "bench/out", "__pycache__", ".pytest_cache")
@@ -100,12 +102,34 @@ def console_commands(text):
 
 
 def yaml_kind(block):
-    """"inventory" (a config of our plugin), "playbook" (a list of plays) or None (data or a fragment: parsed only)."""
+    """"inventory" (a config of our plugin), "rulebook" (ansible-rulebook's: sources and rules), "playbook" (a list of
+    plays) or None (data or a fragment: parsed only)."""
     data = yaml.safe_load(block.text)
     if isinstance(data, dict) and data.get("plugin") == "vobiz.sip.endpoints":
         return "inventory"
+    if isinstance(data, list) and data and all(isinstance(item, dict) and "sources" in item and "rules" in item for item in data):
+        return "rulebook"
     if isinstance(data, list) and data and all(isinstance(play, dict) and "hosts" in play for play in data):
         return "playbook"
+    return None
+
+
+def rulebook_problem(block):
+    """What is wrong with the vobiz.sip.endpoint_events sources of a rulebook block, checked as the source checks them.
+
+    Rulebooks are not run here (tests/integration/test_event_source.py runs one with the real ansible-rulebook).
+    """
+    credentials = {"VOBIZ_AUTH_ID": SAMPLE_AUTH_ID, "VOBIZ_AUTH_TOKEN": SAMPLE_TOKEN}
+    for ruleset in yaml.safe_load(block.text):
+        for source in ruleset["sources"]:
+            for name, args in source.items():
+                if name.endswith(SOURCE_NAME.rsplit(".", 1)[1]) and name != SOURCE_NAME:
+                    return "%s: the event source is %s, not %s" % (block.where, SOURCE_NAME, name)
+                if name == SOURCE_NAME:
+                    try:
+                        source_settings(args or {}, credentials)
+                    except VobizError as exc:
+                        return "%s: %s" % (block.where, exc)
     return None
 
 
@@ -130,7 +154,7 @@ def runs(block):
         return bool(block.text.strip())
     if block.lang == "console":
         return bool(console_commands(block.text).strip())
-    return block.lang in ("yaml", "yml") and yaml_kind(block) is not None
+    return block.lang in ("yaml", "yml") and yaml_kind(block) in ("inventory", "playbook")
 
 
 def block_script(block, scratch):
@@ -165,6 +189,8 @@ def problems_of(block):
         return "%s: unknown block language %r: use one of %s" % (block.where, block.lang, ", ".join(RUN + ("yaml", "json") + SHOWN_ONLY))
     if block.not_run and block.lang not in RUN + ("yaml", "yml"):
         return "%s: a 'not run' marker on a %s block, which never runs" % (block.where, block.lang)
+    if block.lang in ("yaml", "yml") and yaml_kind(block) == "rulebook":
+        return rulebook_problem(block)
     return None
 
 
@@ -197,6 +223,18 @@ def test_fenced_blocks_reads_markers_and_indentation():
     assert (first.lang, first.not_run, first.line, first.text) == ("sh", "needs a real Vobiz account", 3, "export X=1\n")
     assert (second.lang, second.text, second.not_run) == ("yaml", "- hosts: all\n", None)
     assert third.exit_code == 2 and console_commands(third.text) == "false \\\n  --x\ntrue\n"
+
+
+
+def test_rulebook_blocks_are_checked_as_the_event_source_checks_its_arguments():
+    rulebook = ("- name: r\n  hosts: all\n  sources:\n    - %s:\n        %s\n"
+                "  rules:\n    - name: x\n      condition: true\n      action:\n        debug:\n")
+    good = Block("doc.md", 1, "yaml", rulebook % ("vobiz.sip.endpoint_events", "interval: 5"))
+    misspelt = Block("doc.md", 1, "yaml", rulebook % ("vobiz.sip.endpoint_events", "intervall: 5"))
+    wrong_name = Block("doc.md", 1, "yaml", rulebook % ("vobiz.sip.eda.endpoint_events", "interval: 5"))
+    assert yaml_kind(good) == "rulebook" and not runs(good) and problems_of(good) is None
+    assert "unknown argument intervall (did you mean interval?)" in problems_of(misspelt)
+    assert "the event source is vobiz.sip.endpoint_events" in problems_of(wrong_name)
 
 
 @pytest.fixture(scope="module")

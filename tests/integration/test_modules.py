@@ -124,6 +124,22 @@ def test_lifecycle_through_module_defaults(sim, tmp_path, rewrite):
     assert not any(endpoint["username"].startswith("lifecycle_phone") for endpoint in sim.endpoints)
 
 
+def test_absent_bob_never_deletes_bob7_on_a_guess(sim, tmp_path):
+    completed, saved = play("safe_delete", tmp_path, ansible_env(sim, tmp_path), username="safe_bob", password=PASSWORD)
+    assert_ok(completed)  # the refused delete is ignored, then saved
+    other = saved["other"]["endpoint"]
+    assert other["username"] == "safe_bob7"
+    guess = saved["guess"]
+    assert guess["failed"] is True and guess.get("changed") is False
+    assert "no endpoint has username 'safe_bob' exactly" in guess["msg"] and "refusing to delete on a guess" in guess["msg"]
+    assert "Candidates: %s (username safe_bob7, alias Someone else's phone)" % other["endpoint_id"] in guess["msg"]
+    assert saved["confirmed"]["changed"] is True and saved["confirmed"]["diff"]["before"]["username"] == "safe_bob7"
+    # One create, then exactly one delete: the confirmed one.
+    assert [(request["method"], request["path"].rsplit("/Endpoint/", 1)[-1]) for request in writes(sim)] == [
+        ("POST", ""), ("DELETE", "%s/" % other["endpoint_id"])]
+    assert not any(endpoint["username"].startswith("safe_bob") for endpoint in sim.endpoints)
+
+
 def test_check_mode_sends_no_write_request(sim, tmp_path):
     existing, doomed = sim.endpoints[0], sim.endpoints[1]
     before = sim.endpoints

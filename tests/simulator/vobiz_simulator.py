@@ -394,8 +394,12 @@ def rate_limit_switch(value):
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise ValueError("must be null or {rate, burst}")
-    return {"rate": positive_number(value, "rate", None), "burst": count_field(value, "burst", 1, 1)}
+        raise ValueError("must be null or {rate, burst, retry_after}")
+    retry_after = value.get("retry_after", True)
+    if not isinstance(retry_after, bool):
+        raise ValueError(f"'retry_after' must be true or false; got {retry_after!r}")
+    return {"rate": positive_number(value, "rate", None), "burst": count_field(value, "burst", 1, 1),
+            "retry_after": retry_after}
 
 
 def faults_switch(value):
@@ -1536,6 +1540,8 @@ class Simulator:
             wait = self._bucket.take() if self._bucket else 0.0
             rule = None if wait else self._take_fault(request)
         if wait:
+            if not self._switches["rate_limit"]["retry_after"]:
+                return self.error_response(429, STATUS_MESSAGES[429])
             retry_after = str(max(1, math.ceil(wait)))
             return self.error_response(429, STATUS_MESSAGES[429], {"retryAfter": int(retry_after)}, {"Retry-After": retry_after})
         if rule is None:

@@ -12,6 +12,7 @@ message cannot go undocumented.
 from __future__ import annotations
 
 import ast
+import glob
 import os
 import re
 
@@ -29,9 +30,9 @@ AWX_DOC = os.path.join(REPO_ROOT, "docs", "awx.md")
 PLUGIN_FILE = os.path.join(REPO_ROOT, "plugins", "inventory", "endpoints.py")
 TROUBLESHOOTING_DOC = os.path.join(REPO_ROOT, "docs", "troubleshooting.md")
 # Where the collection raises user-facing errors, and the exception types that carry them.
-MESSAGE_SOURCES = ("plugins/module_utils/api.py", "plugins/module_utils/records.py", "plugins/module_utils/endpoint_module.py",
-                   "plugins/inventory/endpoints.py", "plugins/modules/endpoint.py", "plugins/modules/endpoint_info.py",
-                   "plugins/module_utils/endpoint_events.py")
+# Every file of these folders, so that a new file's messages are checked too.
+MESSAGE_SOURCES = tuple(sorted(os.path.relpath(path, REPO_ROOT) for folder in ("module_utils", "inventory", "modules")
+                               for path in glob.glob(os.path.join(REPO_ROOT, "plugins", folder, "*.py"))))
 ERROR_TYPES = frozenset(("VobizError", "AnsibleParserError", "MalformedRecordError", "EndpointError"))
 # Variables whose string values become parts of messages (the client's transport causes and per-status fixes).
 MESSAGE_VARIABLES = frozenset(("cause", "_HINTS"))
@@ -141,7 +142,7 @@ def test_injectors_render_as_awx_renders_them(plugin_env, plugin_options, inputs
     assert rendered["VOBIZ_AUTH_TOKEN"] == "token-value"
     assert rendered["VOBIZ_API_URL"] == plugin_options["api_url"]["default"]
     assert rendered["VOBIZ_VALIDATE_CERTS"] == "true"
-    everything = dict(only_required, api_url="https://vobiz.test.invalid", validate_certs="false")
+    everything = dict(only_required, api_url="https://vobiz.test.invalid", validate_certs="false", listing_timeout="900")
     for name, template in injectors["env"].items():
         assert sandbox.from_string(template).render(**everything) == everything[plugin_env[name]]
 

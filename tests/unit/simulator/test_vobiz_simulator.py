@@ -452,6 +452,26 @@ def test_rate_limit_token_bucket(sim, api):
     assert int(api("GET", "Endpoint/").headers["Retry-After"]) >= 1
 
 
+def test_rate_limit_can_refuse_without_retry_after(sim, api):
+    sim.configure(rate_limit={"rate": 0.5, "burst": 1, "retry_after": False})
+    assert api("GET", "Endpoint/").status_code == 200
+    refused = api("GET", "Endpoint/")
+    assert refused.status_code == 429 and "Retry-After" not in refused.headers and "retryAfter" not in refused.json()
+    with pytest.raises(ValueError, match="retry_after"):
+        sim.configure(rate_limit={"rate": 1, "burst": 1, "retry_after": "no"})
+
+
+def test_balanced_create_and_delete_after_the_first_page(sim, api):
+    """Two rules with the same K: delete the first endpoint and create one at the end, total_count unchanged."""
+    sim.configure(page_mutations=[{"after_list_requests": 1, "remove": 1, "where": "start"},
+                                  {"after_list_requests": 1, "add": 1, "where": "end"}])
+    first = api("GET", "Endpoint/", params={"limit": 10}).json()
+    second = api("GET", "Endpoint/", params={"limit": 10, "offset": 10}).json()
+    assert first["meta"]["total_count"] == second["meta"]["total_count"] == 25
+    assert second["objects"][0]["username"] == "user12"  # user11 moved across the page boundary
+    assert list_usernames(api)[-1] == "paged00001"
+
+
 def test_page_mutations_apply_after_the_kth_list(sim, api):
     sim.configure(page_mutations=[{"after_list_requests": 1, "add": 2, "remove": 1, "where": "start"}])
     first = api("GET", "Endpoint/", params={"limit": 10}).json()

@@ -83,6 +83,29 @@ def test_allowed_applications_by_name_or_id():
     assert "(20000000000000009: 1, Night-Shift IVR #2: 1)" in failed["message"]
 
 
+def test_applications_sharing_a_name_are_counted_apart():
+    # Counted as in endpoint_info's summary; before the twins were merged this said "Sales: 3".
+    records = [record("1", "a", application=("21", "Sales")), record("2", "b", application=("22", "Sales")),
+               record("3", "c", application=("22", "Sales"))]
+    failed = only(run(records=records, allowed_applications=["Front Desk"]))
+    assert "(Sales (21): 1, Sales (22): 2)" in failed["message"]
+
+
+def test_a_username_several_endpoints_could_be_is_ambiguous_not_missing():
+    # Before the twins were merged, "bob" here was reported as not among the audited endpoints.
+    records = [record("1", "bob111"), record("2", "bob222", registered=False), record("3", "carol7")]
+    failed = only(run(records=records, registered=["bob", "carol"]))
+    assert failed["status"] == "failed" and failed["endpoints"] == ["bob"]
+    assert failed["message"] == ("1 of 2 listed endpoints fail: 1 ambiguous (no endpoint has the username exactly, several "
+                                 "have it followed by digits; list the username the API stored): bob")
+    assert only(run(records=records, registered=["bob111", "carol"]))["status"] == "passed"
+
+
+@pytest.mark.parametrize("value, expected", [(1, True), ("yes", True), (0, False), ("off", False)])
+def test_settings_take_booleans_as_ansible_writes_them(value, expected):
+    assert audit_filter.normalize_checks({"require_application": value})["require_application"] is expected
+
+
 def test_flag_required_value_and_unreported_flags():
     result = run(flags={"allow_other_domains": False})
     assert [(check["status"], check["endpoints"]) for check in result["results"]] == [("failed", ["bob"]), ("warning", ["dave123456789012"])]
@@ -166,6 +189,7 @@ def test_results_are_marked_unsafe():
     ({"registered": "alice"}, "endpoint_audit_registered must be a list, got text"),
     ({"registered": [["alice"]]}, "endpoint_audit_registered must list names"),
     ({"require_application": "maybe"}, "endpoint_audit_require_application must be true or false"),
+    ({"require_application": None}, "endpoint_audit_require_application must be true or false, got null"),
     ({"flags": {"allow_others": False}}, "unknown flag allow_others; the flags are: allow_voice"),
     ({"flags": ["allow_video"]}, "endpoint_audit_flags must map allow_\\* flags"),
     ({"flags": {"allow_video": "perhaps"}}, "flags.allow_video must be true or false"),
@@ -199,9 +223,14 @@ def test_records_must_be_endpoint_records():
 
 # Inventory helpers --------------------------------------------------------------------------------
 
+def host_variables(prefix="vobiz_", **fields):
+    """The host variables the vobiz.sip.endpoints inventory sets: every record field, prefixed."""
+    return {prefix + key: fields.get(key) for key in RECORD_KEYS}
+
+
 HOSTVARS = {
-    "alice": {"vobiz_endpoint_id": "1", "vobiz_username": "alice", "vobiz_sip_registered": True, "ansible_connection": "local"},
-    "bob": {"vobiz_endpoint_id": "2", "vobiz_username": "bob", "vobiz_sip_registered": False},
+    "alice": dict(host_variables(endpoint_id="1", username="alice", sip_registered=True), ansible_connection="local"),
+    "bob": host_variables(endpoint_id="2", username="bob", sip_registered=False),
     "web1": {"ansible_host": "10.0.0.1"},
 }
 
@@ -211,7 +240,17 @@ def test_inventory_records_rebuild_the_normalised_records():
     assert [tuple(record) for record in records] == [RECORD_KEYS + ("inventory_hostname",)] * 2
     assert records[0]["endpoint_id"] == "1" and records[0]["sip_registered"] is True and records[0]["alias"] is None
     assert records[1]["inventory_hostname"] == "bob"
-    assert audit_filter.inventory_records(["alice"], {"alice": {"sip_endpoint_id": "1"}}, prefix="sip_")[0]["endpoint_id"] == "1"
+    sip_vars = host_variables("sip_", endpoint_id="1")
+    assert audit_filter.inventory_records(["alice"], {"alice": sip_vars}, prefix="sip_")[0]["endpoint_id"] == "1"
+
+
+def test_inventory_records_refuse_hosts_missing_field_variables():
+    # An inventory set to give only some host variables must not be audited as if the rest were null.
+    partial = {key: value for key, value in host_variables(endpoint_id="1", username="alice").items()
+               if key not in ("vobiz_application_id", "vobiz_sip_registered")}
+    with pytest.raises(AnsibleFilterError, match="host alice lacks the host variables vobiz_sip_registered, vobiz_application_id, .*"
+                                                 "endpoint_audit_source: api"):
+        audit_filter.inventory_records(["alice"], {"alice": partial})
 
 
 def test_inventory_records_refuse_hosts_from_elsewhere():

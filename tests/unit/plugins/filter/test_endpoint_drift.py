@@ -197,6 +197,19 @@ def test_several_rewritten_candidates_are_told_apart_by_alias_or_refused():
         compare([{"username": "eve"}], live=live)
 
 
+def test_an_item_listed_absent_never_plans_to_delete_a_rewritten_username_on_a_guess():
+    live = [record("7", "bob7", alias="Bob")]
+    with pytest.raises(AnsibleFilterError, match="desired endpoint bob: no endpoint has username 'bob' exactly.*refusing to "
+                                                 "delete on a guess. Candidates: 7 \\(username bob7, alias Bob\\)"):
+        compare([{"username": "bob", "state": "absent"}], live=live)
+    confirmed = compare([{"username": "bob", "alias": "Bob", "state": "absent"}], live=live)
+    assert confirmed["actions"] == [{"action": "delete", "username": "bob", "endpoint_id": "7", "params": {}}]
+    pinned = compare([{"username": "bob", "endpoint_id": "7", "state": "absent"}], live=live)
+    assert pinned["actions"] == confirmed["actions"]
+    with pytest.raises(AnsibleFilterError, match="endpoint 7 has username bob7, not carol; refusing to delete it"):
+        compare([{"username": "carol", "endpoint_id": "7", "state": "absent"}], live=live)
+
+
 def test_endpoint_id_pins_the_endpoint():
     live = [record("1", "frank"), record("2", "frank_old")]
     report = compare([{"username": "frank", "endpoint_id": "2"}], live=live, allow_unexpected=True)
@@ -257,6 +270,9 @@ def test_live_must_be_endpoint_records():
 def test_filter_options_accept_ansible_style_booleans():
     report = drift.endpoint_drift(LIVE, [{"username": "alice"}], allow_unexpected="false", remove_unexpected="no")
     assert report["summary"]["unexpected"] == 2 and report["actions"] == []
+    # Was a TypeError (a traceback) before the twins were merged.
+    with pytest.raises(AnsibleFilterError, match="endpoint_drift: allow_unexpected must be true or false, got text 'sometimes'"):
+        drift.endpoint_drift(LIVE, [], allow_unexpected="sometimes")
 
 
 # Rendering -------------------------------------------------------------------------------------
@@ -309,6 +325,11 @@ def test_console_lines_name_each_drifted_endpoint():
     assert "changed carol (100000000000003): allow_apps: wanted false, actual true (locked: recreate the endpoint)" in lines
     assert "unexpected alice (100000000000001): not in the desired list" in lines
     assert drift.report_lines(report, max_lines=2)[-1] == "... and 2 more (see the report)"
+
+
+def test_console_lines_escape_control_characters_in_values():
+    report = compare([{"username": "bob", "alias": "B\x1b[2JB\tC"}])
+    assert "changed bob (100000000000002): alias: wanted 'B\\x1b[2JB\\tC', actual 'Bob desk'" in report["lines"]
 
 
 def test_filter_results_are_marked_unsafe():

@@ -18,8 +18,6 @@ from ansible_collections.vobiz.sip.plugins.module_utils.records import ALLOW_FLA
 from ansible_collections.vobiz.sip.tests.unit.strategies import SETTINGS, json_values, maybe_flag, maybe_text, usernames
 
 
-
-
 @st.composite
 def live_accounts(draw):
     """Normalised live records with unique ids and usernames (what endpoint_info returns)."""

@@ -82,6 +82,9 @@ class FakeClient(api.VobizClient):
         self.stats["requests"] += 1
         return copy.deepcopy(FakeClient.records)
 
+    def fill_application_names(self, records):
+        return records  # RECORDS carry their application names already
+
 
 @pytest.fixture(autouse=True)
 def fake_api(monkeypatch):
@@ -457,3 +460,273 @@ def test_records_from_the_cache_are_unsafe_too(tmp_path):
     assert carol["vobiz_alias"] == JINJA_ALIAS and is_unsafe(carol["vobiz_alias"])
     assert all(is_unsafe(value) for key, value in carol.items() if key.startswith("vobiz_") and isinstance(value, str))
     assert render(inventory, "carol", "{{ vobiz_alias }}") == JINJA_ALIAS
+
+
+# Unknown options -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("option, value, closest", [
+    ("filter", {"sub_account": "SA_LAB0002"}, "filters"),  # the typo that listed every endpoint
+    ("page_szie", 50, "page_size"),
+    ("keyed_group", [{"key": "vobiz_username"}], "keyed_groups"),  # constructed's options are checked too
+    ("cache_timout", 60, "cache_timeout"),  # and inventory_cache's
+    ("duplicate_hostname", "suffix", "duplicate_hostnames"),
+])
+def test_unknown_option_names_the_closest_valid_one(tmp_path, option, value, closest):
+    with pytest.raises(AnsibleParserError) as error:
+        parse(tmp_path, **{option: value})
+    assert str(error.value) == "unknown option %r in unit.vobiz.yml; did you mean %r?" % (option, closest)
+    assert FakeClient.calls == []
+
+
+def test_unknown_option_without_a_close_one_lists_the_valid_ones(tmp_path):
+    with pytest.raises(AnsibleParserError) as error:
+        parse(tmp_path, regions=["eu-west-1"], filter={})
+    message = str(error.value)
+    assert "unknown option 'regions' in unit.vobiz.yml; valid options: api_url, auth_id," in message
+    for option in ("include_filters", "keyed_groups", "cache_plugin", "hostnames", "use_extra_vars"):
+        assert option in message
+    assert "unknown option 'filter' in unit.vobiz.yml; did you mean 'filters'?" in message  # every unknown one
+
+
+# hostnames -----------------------------------------------------------------------------------
+
+def names_by_username(inventory, prefix="vobiz_"):
+    return {host.vars[prefix + "username"]: name for name, host in inventory.hosts.items()}
+
+
+def test_hostnames_first_non_empty_entry_wins_and_endpoint_id_comes_last(tmp_path):
+    FakeClient.records = [dict(RECORDS[3], username=None, sip_uri=None)] + RECORDS[:2]  # dave: no alias, no username
+    inventory, _plugin = parse(tmp_path, hostnames=["alias", "username"])
+    assert sorted(inventory.hosts) == ["100000000000004", "Alice Desk", "Bob Desk"]
+
+
+def test_hostnames_template_over_prefixed_variables(tmp_path):
+    inventory, _plugin = parse(tmp_path, hostvars_prefix="sip_",
+                               hostnames=["{{ sip_username }}-{{ sip_sub_account | default('main', true) | lower }}"])
+    assert names_by_username(inventory, "sip_")["carol"] == "carol-sa_branch01"
+    assert names_by_username(inventory, "sip_")["alice"] == "alice-main"
+
+
+def test_hostnames_template_that_gives_nothing_falls_through(tmp_path):
+    inventory, _plugin = parse(tmp_path, hostnames=["{{ vobiz_sip_contact }}", "{{ '  ' }}", "{{ vobiz_alias }}"])
+    names = names_by_username(inventory)
+    assert names["alice"] == "Alice Desk"
+    assert names["dave"] == "100000000000004"  # null alias, null contact: endpoint_id
+
+
+def test_hostnames_template_result_stays_unsafe(tmp_path):
+    FakeClient.records = trusted_records()
+    inventory, _plugin = parse(tmp_path, hostnames=["{{ vobiz_alias }}"])
+    assert JINJA_ALIAS in inventory.hosts  # carol's alias, rendered once, as text
+    assert is_unsafe(next(name for name in inventory.hosts if name == JINJA_ALIAS))
+    assert render(inventory, JINJA_ALIAS, "{{ inventory_hostname }}") == JINJA_ALIAS
+
+
+def test_hostnames_template_failure_names_the_endpoint(tmp_path):
+    with pytest.raises(AnsibleParserError) as error:
+        parse(tmp_path, hostnames=["{{ vobiz_no_such_field }}"])
+    assert "hostnames template {{ vobiz_no_such_field }} failed for endpoint 100000000000001" in str(error.value)
+    assert "vobiz_no_such_field" in str(error.value).split("failed for")[1]
+
+
+def test_hostnames_templates_see_fields_that_hostvars_keys_leaves_out(tmp_path):
+    inventory, _plugin = parse(tmp_path, hostnames=["{{ vobiz_alias }}"], hostvars_keys=["username"])
+    assert "Alice Desk" in inventory.hosts
+    assert "vobiz_alias" not in inventory.get_host("Alice Desk").vars
+
+
+@pytest.mark.parametrize("hostnames, message", [
+    (["tag:Name"], "hostnames[0] 'tag:Name' is neither a field of the endpoint record nor a template ({{ ... }}); fields: "
+                   "endpoint_id, username, alias,"),
+    (["username", "private-ip-address"], "hostnames[1] 'private-ip-address' is neither a field"),
+    (["usernme"], "hostnames[0] 'usernme' is neither a field of the endpoint record nor a template ({{ ... }}); "
+                  "did you mean 'username'?"),
+    (["vobiz_alias"], "did you mean 'alias'? Fields are named without hostvars_prefix"),
+    ([{"name": "tag:Name", "prefix": "sip"}], "hostnames[0] must be a field of the endpoint record or a Jinja template, "
+                                              "got mapping {'name': 'tag:Name', 'prefix': 'sip'}; aws_ec2-style mappings"),
+])
+def test_aws_ec2_style_hostnames_are_an_error(tmp_path, hostnames, message):
+    with pytest.raises(AnsibleParserError) as error:
+        parse(tmp_path, hostnames=hostnames)
+    assert message in str(error.value)
+    assert FakeClient.calls == []
+
+
+def test_hostname_and_hostnames_together_are_an_error(tmp_path):
+    with pytest.raises(AnsibleParserError, match=r"set hostname or hostnames, not both: hostname: alias is hostnames: \[alias\]"):
+        parse(tmp_path, hostname="alias", hostnames=["username"])
+
+
+def test_sanitize_hostnames_makes_pattern_safe_names(tmp_path):
+    FakeClient.records = RECORDS + [endpoint("100000000000010", "kim", "受付"), endpoint("100000000000011", "lee", "a,b:c[1]!&*?~@d")]
+    inventory, _plugin = parse(tmp_path, hostnames=["alias"], sanitize_hostnames=True)
+    names = names_by_username(inventory)
+    assert names["alice"] == "Alice_Desk"
+    assert names["carol"] == "lookup_pipe_id"  # the Jinja alias: braces, quotes and spaces go
+    assert names["kim"] == "100000000000010"  # nothing left of 受付: the endpoint_id
+    assert names["lee"] == "a_b_c_1_d"
+    assert all(re.fullmatch(r"[A-Za-z0-9._-]+", name) for name in inventory.hosts)
+    assert inventory.get_host("Alice_Desk").vars["vobiz_alias"] == "Alice Desk"  # variables keep the API's text
+
+
+def test_host_names_are_the_api_text_by_default(tmp_path):
+    inventory, _plugin = parse(tmp_path, hostname="alias")
+    assert "Alice Desk" in inventory.hosts and JINJA_ALIAS in inventory.hosts
+
+
+def test_duplicate_hostnames_error_names_both_ids_and_the_way_out(tmp_path):
+    FakeClient.records = RECORDS + [endpoint("100000000000099", "zed", "Alice Desk")]
+    with pytest.raises(AnsibleParserError) as error:
+        parse(tmp_path, hostnames=["alias"])
+    assert str(error.value) == (
+        "endpoints 100000000000001 and 100000000000099 both have the host name 'Alice Desk' (hostnames: [alias]). "
+        "Set hostname to a field that is unique on this account (endpoint_id always is), or filter one of them out, "
+        "or set duplicate_hostnames: suffix to add the endpoint_id to each")
+
+
+def test_duplicate_hostnames_suffix_adds_the_endpoint_id_to_each(tmp_path):
+    FakeClient.records = [RECORDS[1], endpoint("100000000000099", "zed", "Alice Desk"), RECORDS[0]]
+    inventory, _plugin = parse(tmp_path, hostname="alias", duplicate_hostnames="suffix")
+    assert sorted(inventory.hosts) == ["Alice Desk_100000000000001", "Alice Desk_100000000000099", "Bob Desk"]
+
+
+def test_duplicate_hostnames_suffix_that_still_clashes_is_an_error(tmp_path):
+    FakeClient.records = [endpoint("1", "a", "x"), endpoint("2", "b", "x"), endpoint("3", "c", "x_1")]
+    with pytest.raises(AnsibleParserError) as error:
+        parse(tmp_path, hostname="alias", duplicate_hostnames="suffix")
+    assert "endpoints 1 and 3 both have the host name 'x_1'" in str(error.value)
+    assert "even with their endpoint_id added" in str(error.value)
+
+
+# include_filters / exclude_filters -----------------------------------------------------------
+
+class ListingsClient(FakeClient):
+    """A client whose listings depend on the query, from a table of canned answers."""
+
+    answers = {}
+    application_fills = []
+
+    def list_endpoints(self, filters=None, resolve_applications=False):
+        FakeClient.calls.append({"filters": filters, "resolve_applications": resolve_applications})
+        return copy.deepcopy(self.answers[tuple(sorted(filters.items()))])
+
+    def fill_application_names(self, records):
+        ListingsClient.application_fills.append(len(records))
+        return records
+
+
+@pytest.fixture
+def listings(fake_api, monkeypatch):
+    monkeypatch.setattr(fake_api, "VobizClient", ListingsClient)
+    monkeypatch.setattr(ListingsClient, "application_fills", [])
+    monkeypatch.setattr(ListingsClient, "answers", {
+        (("sub_account", "SA_BRANCH01"),): [RECORDS[2], RECORDS[0]],
+        (("username__startswith", "a"),): [RECORDS[0]],
+        (("alias__contains", "Desk"),): [RECORDS[0], RECORDS[1]],
+        (): RECORDS,
+    })
+    return ListingsClient
+
+
+def test_include_filters_are_listed_too_and_unioned_each_endpoint_once(tmp_path, listings):
+    inventory, _plugin = parse(tmp_path, filters={"sub_account": "SA_BRANCH01"},
+                               include_filters=[{"username__startswith": "a"}, {"alias__contains": "Desk"}])
+    assert [call["filters"] for call in FakeClient.calls] == [
+        {"sub_account": "SA_BRANCH01"}, {"username__startswith": "a"}, {"alias__contains": "Desk"}]
+    assert not any(call["resolve_applications"] for call in FakeClient.calls)
+    assert listings.application_fills == [3]  # application names resolved once, for the union
+    assert sorted(inventory.hosts) == ["alice", "bob", "carol"]
+
+
+def test_include_filters_without_filters_list_only_themselves(tmp_path, listings):
+    inventory, _plugin = parse(tmp_path, include_filters=[{"username__startswith": "a"}])
+    assert [call["filters"] for call in FakeClient.calls] == [{"username__startswith": "a"}]
+    assert sorted(inventory.hosts) == ["alice"]
+
+
+def test_exclude_filters_are_evaluated_locally(tmp_path, listings):
+    inventory, _plugin = parse(tmp_path, exclude_filters=[{"application_id__isnull": True},
+                                                          {"alias__contains": "Desk", "sub_account": "SA_BRANCH01"},
+                                                          {"username__startswith": "b"}])
+    assert [call["filters"] for call in FakeClient.calls] == [{}]  # one listing, no extra request
+    expected = {record["username"] for record in RECORDS} - {"ivan", "bob"}  # carol's alias has no "Desk"
+    assert set(inventory.hosts) == expected
+
+
+@pytest.mark.parametrize("option", ["include_filters", "exclude_filters"])
+def test_include_and_exclude_filters_are_checked_like_filters(tmp_path, option):
+    with pytest.raises(AnsibleParserError) as error:
+        parse(tmp_path, **{option: [{"sub_account": "SA_X"}, {"usernam__exact": "x"}]})
+    assert str(error.value).startswith("unknown filter key usernam__exact in %s[1]; the Vobiz API filters endpoints by: "
+                                       "username__contains, username__exact" % option)
+    with pytest.raises(AnsibleParserError, match=r"%s\[0\] is empty: it would match every endpoint" % option):
+        parse(tmp_path, **{option: [{}]})
+    with pytest.raises(AnsibleParserError, match=r"%s\[0\] must be a mapping of filter name to value, got text 'sub_account=SA_X'" % option):
+        parse(tmp_path, **{option: ["sub_account=SA_X"]})
+    assert FakeClient.calls == []
+
+
+@pytest.mark.parametrize("change", [{"include_filters": [{"alias__contains": "Desk"}]},
+                                    {"exclude_filters": [{"alias__contains": "Desk"}]}])
+def test_cache_key_covers_include_and_exclude_filters(tmp_path, change):
+    cached(tmp_path)
+    cached(tmp_path, **change)
+    assert len(FakeClient.calls) == 2 and len(cache_files(tmp_path)) == 2
+    cached(tmp_path, **change)
+    assert len(FakeClient.calls) == 2
+
+
+# hostvars_keys -------------------------------------------------------------------------------
+
+def test_hostvars_keys_keeps_only_those_variables_and_groups_still_see_the_whole_record(tmp_path):
+    inventory, _plugin = parse(tmp_path, hostvars_keys=["username", "alias"], strict=True,
+                               groups={"kiosks": "vobiz_alias is search('Kiosk')"},
+                               keyed_groups=[{"key": "vobiz_application_id | default('none', true)", "prefix": "app_id"}],
+                               compose={"registered": "vobiz_sip_registered"})
+    host_vars = inventory.get_host("carol").vars
+    assert sorted(name for name in host_vars if name.startswith("vobiz_")) == ["vobiz_alias", "vobiz_username"]
+    assert host_vars["registered"] is True  # compose saw vobiz_sip_registered
+    assert members(inventory, "vobiz_registered") == ["alice", "carol", "frank", "heidi"]
+    assert members(inventory, "vobiz_sub_account_sa_branch01") == ["carol"]
+    assert members(inventory, "app_id_%s" % PARIS) == ["carol"]
+    assert members(inventory, "kiosks") == ["frank"]
+
+
+def test_hostvars_keys_empty_keeps_no_record_variable(tmp_path):
+    inventory, _plugin = parse(tmp_path, hostvars_keys=[])
+    assert not [name for name in inventory.get_host("alice").vars if name.startswith("vobiz_")]
+    assert inventory.get_host("alice").vars["ansible_connection"] == "local"
+
+
+@pytest.mark.parametrize("key, hint", [("user_name", "did you mean 'username'?"), ("vobiz_alias", "did you mean 'alias'?"),
+                                       ("mac", "keys: endpoint_id, username,")])
+def test_hostvars_keys_unknown_key_is_an_error(tmp_path, key, hint):
+    with pytest.raises(AnsibleParserError) as error:
+        parse(tmp_path, hostvars_keys=["username", key])
+    assert str(error.value).startswith("unknown record key %r in hostvars_keys; %s" % (key, hint))
+
+
+# Slug clashes always end ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("order", [(0, 1), (1, 0)])
+def test_application_ids_that_slugify_alike_get_distinct_groups(tmp_path, order):
+    desks = [endpoint("100000000000001", "a1", app_id="A-1", app_name="Desk"),
+             endpoint("100000000000002", "a2", app_id="a_1", app_name="Desk")]
+    FakeClient.records = [desks[index] for index in order]
+    inventory, _plugin = parse(tmp_path, group_by=["application"])
+    assert members(inventory, "vobiz_app_desk_a_1_1") == ["a1"]  # numbered in app id order: "A-1" < "a_1"
+    assert members(inventory, "vobiz_app_desk_a_1_2") == ["a2"]
+
+
+@pytest.mark.parametrize("slugs, expected", [
+    ({"A-1": "desk", "a_1": "desk"}, {"A-1": "desk_a_1_1", "a_1": "desk_a_1_2"}),
+    ({"1": "none"}, {"1": "none_1"}),
+    ({"1": "q", "2": "q", "3": "q_1"}, {"1": "q_1_1", "2": "q_2", "3": "q_1_3"}),
+    # three ids alike, and a name that is what the numbering would give first: skipped
+    ({"A-1": "x", "a_1": "x", "a.1": "x", "9": "x_a_1_1"},
+     {"A-1": "x_a_1_2", "a_1": "x_a_1_4", "a.1": "x_a_1_3", "9": "x_a_1_1"}),
+])
+def test_settle_slug_clashes(slugs, expected):
+    settled = endpoints_plugin._settle_slug_clashes(slugs)  # pylint: disable=protected-access
+    assert settled == expected
+    assert len(set(settled.values())) == len(settled) and "none" not in settled.values()

@@ -23,8 +23,6 @@ TOKEN = "prop-token-%s" % uuid.uuid4().hex
 with_token = st.one_of(json_values, st.just(TOKEN), st.text(max_size=8).map(lambda text: text + TOKEN))
 
 
-
-
 def offline_client(**options):
     return VobizClient("MA_PROPTEST", TOKEN, api_url="http://127.0.0.1:9", retries=0, backoff_base=0, **options)
 

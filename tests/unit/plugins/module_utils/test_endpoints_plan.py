@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from ansible_collections.vobiz.sip.plugins.module_utils.endpoint_module import PASSWORD_MARKER, EndpointError
+from ansible_collections.vobiz.sip.plugins.module_utils.diff import PASSWORD_MARKER
 from ansible_collections.vobiz.sip.plugins.module_utils.endpoints_plan import (
     REPLACED_DEFAULTS,
     action_report,
@@ -22,6 +22,7 @@ from ansible_collections.vobiz.sip.plugins.module_utils.endpoints_plan import (
     needs_applications,
     plan,
 )
+from ansible_collections.vobiz.sip.plugins.module_utils.errors import EndpointError
 from ansible_collections.vobiz.sip.plugins.module_utils.records import ALLOW_FLAGS, RECORD_KEYS
 
 PASSWORD = "pw-unit-plan-4e1b-secret"

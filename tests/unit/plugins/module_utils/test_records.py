@@ -10,6 +10,7 @@ from ansible_collections.vobiz.sip.plugins.module_utils.records import (
     RECORD_KEYS,
     MalformedRecordError,
     application_id_of,
+    matches_filters,
     normalize_endpoint,
     slugify,
 )
@@ -108,11 +109,12 @@ def test_numeric_endpoint_id_becomes_text():
     (["not", "a", "record"], "not a JSON object"),
     ({"username": "x"}, "no endpoint_id"),
     (dict(COMPACT, sip_registered="maybe"), "sip_registered should be true or false"),
-    (dict(COMPACT, allow_voice=1), "allow_voice should be true or false"),
+    (dict(COMPACT, allow_voice=1), "allow_voice should be true or false, got number 1"),
+    (dict(COMPACT, allow_video="yes"), "allow_video should be true or false, got text 'yes'"),
     (dict(COMPACT, application=["x"]), "application should be"),
     (dict(COMPACT, application="/v1/Account/X/Number/5/"), "application should be"),
     (dict(COMPACT, sub_account={"key": "value"}), "sub_account should be an auth_id"),
-    (dict(COMPACT, alias={"nested": True}), "alias should be text"),
+    (dict(COMPACT, alias={"nested": True}), "alias should be text, got mapping {'nested': True}"),
 ])
 def test_broken_records_raise_one_clear_error(raw, words):
     with pytest.raises(MalformedRecordError, match=words):
@@ -133,3 +135,32 @@ def test_sub_account_resource_uri_gives_the_auth_id():
 ])
 def test_slugify(text, slug):
     assert slugify(text) == slug
+
+
+# matches_filters: the API's endpoint filters evaluated locally (exclude_filters) -----------------------------
+
+MATCHED = normalize_endpoint({"endpoint_id": "1", "username": "desk101", "alias": "Front Desk", "sub_account": "SA_BRANCH01",
+                              "application": "/v1/Account/MA_X/Application/20000000000000001/"})
+NO_ALIAS = normalize_endpoint({"endpoint_id": "2", "username": "lab7", "alias": None})
+
+
+@pytest.mark.parametrize("query, record, expected", [
+    ({"username__exact": "desk101"}, MATCHED, True),
+    ({"username__exact": "desk10"}, MATCHED, False),
+    ({"username__contains": "sk1"}, MATCHED, True),
+    ({"username__startswith": "desk"}, MATCHED, True),
+    ({"username__startswith": "esk"}, MATCHED, False),
+    ({"alias__contains": "desk"}, MATCHED, False),  # case-sensitive, as the API's
+    ({"alias__exact": "Front Desk"}, MATCHED, True),
+    ({"alias__contains": ""}, NO_ALIAS, False),  # a null field never matches a text filter
+    ({"application_id__exact": "20000000000000001"}, MATCHED, True),
+    ({"application_id__isnull": "true"}, MATCHED, False),
+    ({"application_id__isnull": "true"}, NO_ALIAS, True),
+    ({"application_id__isnull": "false"}, MATCHED, True),
+    ({"sub_account": "SA_BRANCH01"}, MATCHED, True),
+    ({"sub_account": "SA_BRANCH01"}, NO_ALIAS, False),
+    ({"sub_account": "SA_BRANCH01", "username__startswith": "lab"}, MATCHED, False),  # every key must match
+    ({}, NO_ALIAS, True),
+])
+def test_matches_filters(query, record, expected):
+    assert matches_filters(record, query) is expected

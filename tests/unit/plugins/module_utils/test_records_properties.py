@@ -11,8 +11,6 @@ from ansible_collections.vobiz.sip.plugins.module_utils.records import Malformed
 from ansible_collections.vobiz.sip.tests.unit.strategies import SETTINGS, any_record, assert_normalised, documented_records
 
 
-
-
 @SETTINGS
 @given(any_record)
 def test_any_json_gives_a_record_or_malformed_record_error(raw):

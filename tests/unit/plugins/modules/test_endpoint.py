@@ -11,8 +11,8 @@ import pytest
 
 from ansible.module_utils import basic
 
-from ansible_collections.vobiz.sip.plugins.module_utils import endpoint_module
-from ansible_collections.vobiz.sip.plugins.module_utils.endpoint_module import PASSWORD_MARKER
+from ansible_collections.vobiz.sip.plugins.module_utils import module_glue
+from ansible_collections.vobiz.sip.plugins.module_utils.diff import PASSWORD_MARKER
 from ansible_collections.vobiz.sip.plugins.modules import endpoint as endpoint_module_main
 from ansible_collections.vobiz.sip.tests.simulator.vobiz_simulator import Simulator
 from ansible_collections.vobiz.sip.tests.unit.module_runner import run_module_main
@@ -139,7 +139,24 @@ def test_endpoint_id_pins_the_endpoint_and_refuses_a_foreign_username(sim, run_m
     assert writes(sim) == []
 
 
+def test_absent_bob_refuses_to_delete_bob7_unless_the_alias_confirms_it(sim, run_module):
+    sim.configure(rewrite_usernames=True)
+    created, _warnings = run_module(username="frank", password=PASSWORD, alias="Frank desk")
+    stored = created["endpoint"]["username"]
+    assert stored != "frank" and stored.startswith("frank")
+    sim.reset_requests()
+    refused, _warnings = run_module(username="frank", state="absent")
+    assert refused["failed"] is True and "refusing to delete on a guess" in refused["msg"]
+    assert "%s (username %s, alias Frank desk)" % (created["endpoint"]["endpoint_id"], stored) in refused["msg"]
+    refused, _warnings = run_module(username="frank", alias="Another desk", state="absent")
+    assert refused["failed"] is True and "none with alias 'Another desk'" in refused["msg"]
+    assert writes(sim) == []
+    deleted, _warnings = run_module(username="frank", alias="Frank desk", state="absent")
+    assert deleted["changed"] is True and [request["method"] for request in writes(sim)] == ["DELETE"]
+    assert not any(endpoint["username"] == stored for endpoint in sim.endpoints)
+
+
 def test_missing_requests_names_the_library(run_module, monkeypatch):
-    monkeypatch.setattr(endpoint_module, "HAS_REQUESTS", False)
+    monkeypatch.setattr(module_glue, "HAS_REQUESTS", False)
     result, _warnings = run_module(username="alice")
     assert result["failed"] is True and "requests" in result["msg"]

@@ -11,7 +11,7 @@ import os
 import pytest
 import yaml
 
-from ansible_collections.vobiz.sip.plugins.module_utils import endpoint_module
+from ansible_collections.vobiz.sip.plugins.module_utils import module_glue
 from ansible_collections.vobiz.sip.plugins.module_utils.api import ENDPOINT_FILTERS
 from ansible_collections.vobiz.sip.plugins.modules import endpoint_info
 from ansible_collections.vobiz.sip.tests.conftest import REPO_ROOT
@@ -92,6 +92,6 @@ def test_without_resolving_applications_names_stay_unknown(run_info, sim):
 
 
 def test_missing_requests_names_the_library(run_info, monkeypatch):
-    monkeypatch.setattr(endpoint_module, "HAS_REQUESTS", False)
+    monkeypatch.setattr(module_glue, "HAS_REQUESTS", False)
     result = run_info()
     assert result["failed"] is True and "requests" in result["msg"]

@@ -1,0 +1,21 @@
+# -*- coding: utf-8 -*-
+# Copyright: vobiz.sip contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The error of a task that cannot be carried out as asked (private to vobiz.sip; pure).
+
+Raised by the pure decisions (applications.py, matching.py) and the modules; the filters turn it into
+AnsibleFilterError, the modules into fail_json. Failures talking to the API are api.VobizError instead.
+"""
+
+from __future__ import annotations
+
+
+class EndpointError(Exception):
+    """A task that cannot be carried out as asked; the message names the cause and the fix.
+
+    `result` holds what the task did before it failed (changed, endpoint, diff), for fail_json.
+    """
+
+    def __init__(self, message, result=None):
+        super().__init__(message)
+        self.result = result or {}
