@@ -4,8 +4,9 @@
 """What vobiz.sip.endpoints does for each state: which endpoints to create, update and delete.
 
 Private to the vobiz.sip collection. Pure functions: the config items (as AnsibleModule checked
-them), the live normalised records and the state in, a plan out. Each action carries what the
-endpoint module's own functions (changes.py, diff.py, matching.py) make of one item: the desired fields, the
+them), the live normalised records and the state in, a plan out. Which live endpoint an item means is
+matching.py's rule (the one vobiz.sip.endpoint and the drift role use); each action carries what the
+endpoint module's own change logic (changes.py, diff.py) makes of one item: the desired fields, the
 changes, the request body, the records before and after. Nothing here sends a request.
 """
 
@@ -24,7 +25,7 @@ from ansible_collections.vobiz.sip.plugins.module_utils.changes import (
 )
 from ansible_collections.vobiz.sip.plugins.module_utils.diff import endpoint_diff
 from ansible_collections.vobiz.sip.plugins.module_utils.errors import EndpointError
-from ansible_collections.vobiz.sip.plugins.module_utils.matching import describe_endpoints, match_endpoint, username_match
+from ansible_collections.vobiz.sip.plugins.module_utils.matching import match_endpoints
 from ansible_collections.vobiz.sip.plugins.module_utils.records import ALLOW_FLAGS
 
 STATES = ("merged", "replaced", "overridden", "deleted", "gathered")
@@ -75,57 +76,6 @@ def needs_applications(items):
     return any(item.get("application") and not str(item["application"]).strip().isdigit() for item in items)
 
 
-# Matching --------------------------------------------------------------------------------------
-
-def match_items(items, live):
-    """[live record or None] per item: by endpoint_id, else the exact username, else a username the API rewrote.
-
-    Exact matches are taken first, so that a rewritten form never claims an endpoint another item
-    names exactly, and each live endpoint answers at most one item. An endpoint_id that names an
-    endpoint with another username is an error.
-    """
-    matches = [None] * len(items)
-    by_id = {record["endpoint_id"]: record for record in live}
-    claimed = set()
-    for index, item in enumerate(items):
-        record = by_id.get(item["endpoint_id"]) if item.get("endpoint_id") else None
-        if record is not None:
-            if username_match(item["username"], record["username"]) is None and item.get("state") == "absent":
-                raise EndpointError("endpoint %s has username %s, not %s; refusing to delete it. Check endpoint_id and username"
-                                    % (record["endpoint_id"], record["username"], item["username"]))
-            matches[index] = record
-            claimed.add(record["endpoint_id"])
-    by_username = {}
-    for record in live:
-        by_username.setdefault(record["username"], record)  # usernames are unique on an account
-    for index, item in enumerate(items):
-        record = by_username.get(item["username"])
-        if matches[index] is None and not item.get("endpoint_id") and record is not None and record["endpoint_id"] not in claimed:
-            matches[index] = record
-            claimed.add(record["endpoint_id"])
-    unmatched = [index for index, item in enumerate(items) if matches[index] is None and not item.get("endpoint_id")]
-    for index in unmatched:  # only these pay for a scan of the live records
-        candidates = [record for record in live if record["endpoint_id"] not in claimed]
-        record = match_endpoint(candidates, items[index]["username"], items[index].get("alias"))
-        if record is not None:
-            matches[index] = record
-            claimed.add(record["endpoint_id"])
-    return matches
-
-
-def check_safe_delete(item, record, live):
-    """A delete rests on endpoint_id, the exact username, or a rewritten username confirmed by the alias."""
-    if item.get("endpoint_id") or record["username"] == item["username"]:
-        return
-    if item.get("alias") is not None and record["alias"] == item["alias"]:
-        return
-    candidates = [other for other in live if username_match(item["username"], other["username"]) == "rewritten"]
-    raise EndpointError("refusing to delete %s: no endpoint has that username exactly, and %s only by the digits the API "
-                        "may append on create. Set endpoint_id to the one you mean, or the alias it has; candidates: %s"
-                        % (item["username"], "endpoint %s (%s) matches it" % (record["endpoint_id"], record["username"]),
-                           describe_endpoints(candidates)))
-
-
 # Planning --------------------------------------------------------------------------------------
 
 def plan(items, live, state, applications=None, scope_sub_account=None):
@@ -134,13 +84,14 @@ def plan(items, live, state, applications=None, scope_sub_account=None):
     items: the config (every option key present, None where not given); live: the normalised
     records in scope; applications: the Application list when needs_applications(items), else None.
     Returns (actions, warnings). Every problem found (a locked field, a create without a password,
-    an unknown application...) is collected and raised as one EndpointError before anything is sent.
+    an unknown application...) is collected and raised as one EndpointError before anything is sent; a
+    match the matcher refuses (ambiguous, or a delete it cannot confirm) fails at once, also before.
     """
-    matches = match_items(items, live)
+    matches = match_config(items, live, state)
     actions, warnings, errors = [], [], []
     for item, record in zip(items, matches):
         try:
-            action = _plan_item(item, record, state, applications, scope_sub_account, live, warnings)
+            action = _plan_item(item, record, state, applications, scope_sub_account, warnings)
         except EndpointError as error:
             errors.append(str(error))
             continue
@@ -156,12 +107,27 @@ def plan(items, live, state, applications=None, scope_sub_account=None):
     return actions, warnings
 
 
-def _plan_item(item, record, state, applications, scope_sub_account, live, warnings):
-    if state == "deleted" or item.get("state") == "absent":
-        if record is None:
-            return None
-        check_safe_delete(item, record, live)
-        return delete_action(item["username"], record)
+def match_config(items, live, state):
+    """[live record or None] per item, by matching.match_endpoints; with state deleted every item is a delete.
+
+    A delete the matcher cannot confirm (see matching.py) fails the whole task before anything is sent.
+    """
+    wanted = [{"username": item["username"], "endpoint_id": item.get("endpoint_id"), "alias": item.get("alias"),
+               "state": "absent" if is_delete(item, state) else "present"} for item in items]
+    try:
+        matches = match_endpoints(wanted, live)
+    except EndpointError as error:
+        raise EndpointError("a config item cannot be matched, so nothing was changed: %s" % error) from None
+    return [matches.get(item["username"]) for item in items]
+
+
+def is_delete(item, state):
+    return state == "deleted" or item.get("state") == "absent"
+
+
+def _plan_item(item, record, state, applications, scope_sub_account, warnings):
+    if is_delete(item, state):
+        return delete_action(item["username"], record) if record is not None else None
     if item.get("endpoint_id") and record is None:
         raise EndpointError("endpoint_id %s (%s) is not on the account; remove endpoint_id from the item to create it"
                             % (item["endpoint_id"], item["username"]))

@@ -204,7 +204,8 @@ def test_deleted_never_rests_on_a_guess(sim, tmp_path):
     sim.reset_requests()
     completed, result = endpoints(sim, tmp_path, config=[{"username": "qbert"}], state="deleted")
     assert completed.returncode == 2
-    assert "refusing to delete qbert" in output(completed) and "qbert7" in output(completed), output(completed)
+    assert "desired endpoint qbert: no endpoint has username 'qbert' exactly" in output(completed), output(completed)
+    assert "refusing to delete on a guess" in output(completed) and "qbert7" in output(completed), output(completed)
     assert writes(sim) == [] and "qbert7" in by_username(sim)
     confirmed, _ = endpoints(sim, tmp_path, config=[{"username": "qbert", "alias": "Qbert seven"}], state="deleted")
     assert confirmed.returncode == 0, output(confirmed)

@@ -18,7 +18,7 @@ from ansible_collections.vobiz.sip.plugins.module_utils.endpoints_plan import (
     check_items,
     check_scope,
     command,
-    match_items,
+    match_config,
     needs_applications,
     plan,
 )
@@ -79,8 +79,17 @@ def test_a_username_the_api_rewrote_is_the_same_endpoint():
 
 def test_an_exact_username_wins_over_a_rewritten_one_for_another_item():
     live = [record("1", "bob7"), record("2", "bob")]
-    matches = match_items([item("bob"), item("bob7")], live)
+    matches = match_config([item("bob"), item("bob7")], live, "merged")
     assert [match["endpoint_id"] for match in matches] == ["2", "1"]
+
+
+def test_several_rewritten_candidates_are_an_error_listing_them_unless_the_alias_tells():
+    live = [rich("1", "bob7", alias="Bob seven"), rich("2", "bob8", alias="Bob eight")]
+    with pytest.raises(EndpointError) as error:
+        plan([item("bob")], live, "merged")
+    assert "2 endpoints whose usernames the API may have rewritten from it: 1 (username bob7, alias Bob seven), " \
+           "2 (username bob8, alias Bob eight)" in str(error.value)
+    assert [match["endpoint_id"] for match in match_config([item("bob", alias="Bob eight")], live, "merged")] == ["2"]
 
 
 def test_unreported_flags_are_warned_about_not_changed():
@@ -161,7 +170,9 @@ def test_a_delete_never_rests_on_a_guess():
     live = [record("1", "bob7", alias="Bob seven")]
     with pytest.raises(EndpointError) as error:
         plan([item("bob")], live, "deleted")
-    assert "refusing to delete bob" in str(error.value) and "bob7" in str(error.value)
+    message = str(error.value)
+    assert message.startswith("a config item cannot be matched, so nothing was changed: desired endpoint bob:")
+    assert "refusing to delete on a guess" in message and "1 (username bob7, alias Bob seven)" in message
     actions, _ = plan([item("bob", alias="Bob seven")], live, "deleted")
     assert summary(actions) == [("delete", "bob", "1")]
 
@@ -174,7 +185,9 @@ def test_an_item_with_state_absent_is_a_delete_in_any_state():
 
 def test_a_pinned_delete_with_another_username_is_refused():
     with pytest.raises(EndpointError, match="has username alice, not bob; refusing to delete it"):
-        match_items([item("bob", endpoint_id="1", state="absent")], [record("1", "alice")])
+        match_config([item("bob", endpoint_id="1", state="absent")], [record("1", "alice")], "merged")
+    with pytest.raises(EndpointError, match="has username alice, not bob; refusing to delete it"):
+        match_config([item("bob", endpoint_id="1")], [record("1", "alice")], "deleted")
 
 
 def test_delete_all_in_scope():
