@@ -244,7 +244,6 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.vobiz.sip.plugins.module_utils.api import VobizError
 from ansible_collections.vobiz.sip.plugins.module_utils.applications import fill_application_names
 from ansible_collections.vobiz.sip.plugins.module_utils.changes import unapplied_fields, unapplied_message
 from ansible_collections.vobiz.sip.plugins.module_utils.endpoints_plan import (
@@ -259,24 +258,13 @@ from ansible_collections.vobiz.sip.plugins.module_utils.endpoints_plan import (
     plan,
 )
 from ansible_collections.vobiz.sip.plugins.module_utils.errors import EndpointError
-from ansible_collections.vobiz.sip.plugins.module_utils.module_glue import connect, connection_argument_spec, fail
-from ansible_collections.vobiz.sip.plugins.module_utils.records import ALLOW_FLAGS
+from ansible_collections.vobiz.sip.plugins.module_utils.module_glue import connection_argument_spec, endpoint_argument_spec, run_task
 
 
 def argument_spec():
-    item = dict(
-        username=dict(type="str", required=True),
-        state=dict(type="str", choices=["present", "absent"], default="present"),
-        endpoint_id=dict(type="str"),
-        password=dict(type="str", no_log=True),
-        alias=dict(type="str"),
-        application=dict(type="str"),
-        sub_account=dict(type="str"),
-    )
-    item.update((flag, dict(type="bool")) for flag in ALLOW_FLAGS)
     spec = connection_argument_spec()
     spec.update(
-        config=dict(type="list", elements="dict", options=item, default=[]),
+        config=dict(type="list", elements="dict", options=endpoint_argument_spec(), default=[]),
         state=dict(type="str", choices=list(STATES), default="merged"),
         filters=dict(type="dict", default={}),
         scope=dict(type="str", choices=["filters", "account"], default="filters"),
@@ -383,13 +371,7 @@ class EndpointsTask:
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    try:
-        with connect(module) as client:
-            result = EndpointsTask(module, client).run()
-    except (VobizError, EndpointError) as error:
-        fail(module, error, **getattr(error, "result", {}))
-    else:
-        module.exit_json(**result)
+    run_task(module, EndpointsTask)
 
 
 if __name__ == "__main__":
