@@ -167,8 +167,6 @@ def item_fields(item, state, applications=None, scope_sub_account=None):
 
 
 def create_action(item, desired):
-    if not item.get("password"):
-        raise EndpointError("password is required to create endpoint %s, which does not exist yet" % item["username"])
     wanted = {field: value for field, value in desired.items() if value is not None}
     return {"action": "create", "username": item["username"], "endpoint_id": None, "before": None,
             "after": planned_record(wanted), "wanted": wanted, "request": create_request(wanted, item["password"])}

@@ -398,12 +398,10 @@ class EndpointTask:
         return match_endpoint(records, username, self.params["alias"], endpoint_id, deleting=self.params["state"] == "absent")
 
     def create(self, desired):
-        password = self.params["password"]
-        if not password:
-            raise EndpointError("password is required to create endpoint %s, which does not exist yet" % desired["username"])
+        request = create_request(desired, self.params["password"])  # before check mode: it fails without a password
         if self.module.check_mode:
             return self.result(None, planned_record(desired), changed=True, password_sent=True)
-        created = self.client.create_endpoint(create_request(desired, password))
+        created = self.client.create_endpoint(request)
         record = self.reread(created["endpoint_id"], planned_record(desired))
         if record["username"] != desired["username"]:
             self.module.warn("the API stored username %s for the requested %s; later runs find this endpoint by the module's "
