@@ -165,13 +165,16 @@ def test_a_repeated_endpoint_id_makes_the_listing_inconsistent():
 
 def test_arguments_come_from_the_environment_with_the_modules_names():
     environ = {"VOBIZ_AUTH_ID": "MA_ENV", "VOBIZ_AUTH_TOKEN": TOKEN, "VOBIZ_API_URL": "http://127.0.0.1:1",
-               "VOBIZ_VALIDATE_CERTS": "false"}
+               "VOBIZ_VALIDATE_CERTS": "false", "VOBIZ_LISTING_TIMEOUT": "90"}
     found = source_settings({"eda_feedback_queue": object()}, environ)
+    assert found["listing_timeout"] == "90"  # checked as a whole number by the client, as for the modules
+    assert source_settings({}, {})["listing_timeout"] == 600
     assert (found["auth_id"], found["auth_token"], found["api_url"], found["validate_certs"]) == \
         ("MA_ENV", TOKEN, "http://127.0.0.1:1", False)
     assert (found["interval"], found["events"], found["initial_state"], found["filters"]) == (60, EVENT_TYPES, False, {})
     assert source_settings({"auth_id": "MA_ARG", "interval": "2.5", "events": "deleted"}, environ)["auth_id"] == "MA_ARG"
-    assert set(ARGUMENTS) >= {"auth_id", "auth_token", "api_url", "validate_certs", "filters", "interval", "events", "initial_state"}
+    assert set(ARGUMENTS) >= {"auth_id", "auth_token", "api_url", "validate_certs", "filters", "interval", "events", "initial_state",
+                              "listing_timeout"}
 
 
 @pytest.mark.parametrize("args, message", [
