@@ -284,7 +284,9 @@ def test_verbose_lines_per_listing_and_per_request(sim, tmp_path):
     assert result.returncode == 0, result.stderr
     summary = [line for line in result.stdout.splitlines() if line.startswith("vobiz.sip.endpoints: ")]
     assert len(summary) == 1
-    assert "300 endpoints of MA_DEMO0001" in summary[0] and "%d requests, %d pages, concurrency 4, 0 retries, cache off" % (SAMPLE_PAGES + 1, SAMPLE_PAGES + 1) in summary[0]
+    requests_made = SAMPLE_PAGES + 1  # the endpoint pages and the Application page
+    assert "300 endpoints of MA_DEMO0001" in summary[0]
+    assert "%d requests, %d pages, concurrency 4, 0 retries, cache off" % (requests_made, requests_made) in summary[0]
     per_request = [line for line in result.stdout.splitlines() if line.startswith("GET /api/v1/Account/MA_DEMO0001/")]
     assert len(per_request) == SAMPLE_PAGES + 1
     assert SAMPLE_TOKEN not in result.stdout + result.stderr
