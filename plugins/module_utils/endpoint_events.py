@@ -14,7 +14,7 @@ from __future__ import annotations
 import difflib
 import math
 
-from ansible_collections.vobiz.sip.plugins.module_utils.api import DEFAULT_API_URL, VobizError, validate_filters
+from ansible_collections.vobiz.sip.plugins.module_utils.api import DEFAULT_API_URL, DEFAULT_LISTING_TIMEOUT, VobizError, validate_filters
 from ansible_collections.vobiz.sip.plugins.module_utils.records import RECORD_KEYS
 from ansible_collections.vobiz.sip.plugins.module_utils.values import parse_boolean
 
@@ -39,12 +39,14 @@ ARGUMENTS = {
     "retries": (None, 5),
     "page_size": (None, 100),
     "max_concurrency": (None, 4),
+    "listing_timeout": ("VOBIZ_LISTING_TIMEOUT", DEFAULT_LISTING_TIMEOUT),
     "filters": (None, None),
     "interval": (None, 60),
     "events": (None, list(EVENT_TYPES)),
     "initial_state": (None, False),
 }
-CLIENT_ARGUMENTS = ("auth_id", "auth_token", "api_url", "validate_certs", "timeout", "retries", "page_size", "max_concurrency")
+CLIENT_ARGUMENTS = ("auth_id", "auth_token", "api_url", "validate_certs", "timeout", "retries", "page_size", "max_concurrency",
+                    "listing_timeout")
 
 
 def source_settings(args, environ):

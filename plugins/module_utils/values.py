@@ -13,7 +13,11 @@ import re
 
 from collections.abc import Mapping
 
-from ansible.module_utils.parsing.convert_bool import BOOLEANS, boolean
+try:
+    from ansible.module_utils.parsing.convert_bool import BOOLEANS_FALSE, BOOLEANS_TRUE
+except ImportError:  # the event source runs under ansible-rulebook, which needs no ansible-core: Ansible's own sets
+    BOOLEANS_TRUE = frozenset(("y", "yes", "on", "1", "true", "t", 1, 1.0, True))
+    BOOLEANS_FALSE = frozenset(("n", "no", "off", "0", "false", "f", 0, 0.0, False))
 
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # What the API sends for a boolean besides a real one (records.py); any case, surrounding blanks ignored.
@@ -33,8 +37,8 @@ def parse_boolean(value, api=False, null=True):
     text = value.strip().lower() if isinstance(value, str) else value
     if api and isinstance(value, str) and text in _API_BOOLEANS:
         return _API_BOOLEANS[text]
-    if not api and isinstance(value, (str, int)) and text in BOOLEANS:
-        return boolean(text)
+    if not api and isinstance(value, (str, int)) and text in BOOLEANS_TRUE | BOOLEANS_FALSE:
+        return text in BOOLEANS_TRUE
     raise ValueError("not a boolean: %s" % describe_value(value))
 
 

@@ -27,6 +27,15 @@ SAMPLE_TOKEN = "demo-token-not-secret"
 SAMPLE_SIZE = 300  # endpoints in the sample account
 
 
+def listing_pages(endpoints, page_size=100):
+    """Endpoint pages one listing of an unchanging account takes: consecutive pages overlap by one record, so that
+    a shift while paging is seen (docs/design.md), and the stride is page_size - 1."""
+    return 1 + max(0, -(-(endpoints - page_size) // (page_size - 1)))
+
+
+SAMPLE_PAGES = listing_pages(SAMPLE_SIZE)  # 4: offsets 0, 99, 198 and 297
+
+
 @pytest.fixture
 def sim():
     """The simulator seeded with the sample data set, fresh for each test."""

@@ -225,7 +225,6 @@ def test_fenced_blocks_reads_markers_and_indentation():
     assert third.exit_code == 2 and console_commands(third.text) == "false \\\n  --x\ntrue\n"
 
 
-
 def test_rulebook_blocks_are_checked_as_the_event_source_checks_its_arguments():
     rulebook = ("- name: r\n  hosts: all\n  sources:\n    - %s:\n        %s\n"
                 "  rules:\n    - name: x\n      condition: true\n      action:\n        debug:\n")

@@ -8,7 +8,7 @@ import json
 
 from ansible.release import __version__ as ansible_version
 
-from ansible_collections.vobiz.sip.tests.integration.conftest import SAMPLE_TOKEN, ansible_env, run_cli
+from ansible_collections.vobiz.sip.tests.integration.conftest import SAMPLE_PAGES, SAMPLE_TOKEN, ansible_env, run_cli
 from ansible_collections.vobiz.sip.tests.integration.conftest import (
     SAMPLE_SIZE,
     inventory_cli,
@@ -37,7 +37,7 @@ def summary_line(result):
 def test_second_run_is_served_from_the_cache_without_requests(sim, tmp_path):
     config = cached_config(tmp_path)
     first = inventory_cli(sim, tmp_path, "--list", "-v", "--output", tmp_path / "first.json", config=config)
-    assert len(sim.requests) == 4 and "cache miss" in summary_line(first)
+    assert len(sim.requests) == SAMPLE_PAGES + 1 and "cache miss" in summary_line(first)
     sim.reset_requests()
     second = inventory_cli(sim, tmp_path, "--list", "-v", "--output", tmp_path / "second.json", config=config)
     assert second.returncode == 0, second.stderr
@@ -71,7 +71,7 @@ def test_flush_cache_lists_again(sim, tmp_path):
     playbook.write_text("- hosts: vobiz_registered[0]\n  gather_facts: false\n  tasks: []\n")
     result = run_cli("ansible-playbook", "-i", config, playbook, "--flush-cache", "-v", env=ansible_env(sim, tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert len(sim.requests) == 4 and "cache refresh" in summary_line(result)
+    assert len(sim.requests) == SAMPLE_PAGES + 1 and "cache refresh" in summary_line(result)
     sim.reset_requests()
     assert "cache hit" in summary_line(inventory_cli(sim, tmp_path, "--list", "-v", "--output", tmp_path / "out.json", config=config))
     assert sim.requests == []

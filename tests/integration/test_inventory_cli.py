@@ -22,6 +22,7 @@ from ansible.parsing.vault import VaultLib, VaultSecret
 from ansible_collections.vobiz.sip.tests.conftest import REPO_ROOT
 from ansible_collections.vobiz.sip.tests.integration.conftest import (
     SAMPLE_AUTH_ID,
+    SAMPLE_PAGES,
     SAMPLE_SIZE,
     SAMPLE_TOKEN,
     ansible_env,
@@ -93,7 +94,7 @@ def test_default_list_groups_hosts_and_requests(sim, tmp_path):
             "vobiz_app_r_ception_paris", "vobiz_app_night_shift_ivr_2", "vobiz_main_account"} <= set(groups)
     assert "vobiz_app_front_desk" not in groups
     # 300 endpoints at 100 per page, plus the Application list once to name the application groups.
-    assert len(endpoint_requests(sim)) == 3 and len(sim.requests) == 4
+    assert len(endpoint_requests(sim)) == SAMPLE_PAGES and len(sim.requests) == SAMPLE_PAGES + 1
 
 
 def test_graph(sim, tmp_path):
@@ -256,7 +257,7 @@ def test_compact_rich_and_mixed_shapes_give_the_same_inventory(sim, tmp_path):
 
 def test_injected_429_and_5xx_are_retried_and_the_inventory_is_complete(sim, tmp_path):
     sim.configure(faults=[
-        {"kind": "429", "times": 2, "retry_after": "0", "path_contains": "offset=100"},
+        {"kind": "429", "times": 2, "retry_after": "0", "path_contains": "offset=99"},
         {"kind": "503", "times": 1, "retry_after": "0", "path_contains": "Endpoint"},
         {"kind": "500", "times": 1, "retry_after": "0", "path_contains": "Application"},
         {"kind": "502", "times": 1, "retry_after": "0"},
@@ -275,7 +276,7 @@ def test_records_inserted_while_paging_are_all_listed(sim, tmp_path):
     after = sample_usernames(sim)
     assert len(after) == SAMPLE_SIZE + 3
     assert set(hostvars(listing)) == after and before < after
-    assert len(endpoint_requests(sim)) > 3  # total_count moved, so the listing was walked again
+    assert len(endpoint_requests(sim)) > SAMPLE_PAGES  # total_count moved, so the listing was walked again
 
 
 def test_verbose_lines_per_listing_and_per_request(sim, tmp_path):
@@ -283,9 +284,11 @@ def test_verbose_lines_per_listing_and_per_request(sim, tmp_path):
     assert result.returncode == 0, result.stderr
     summary = [line for line in result.stdout.splitlines() if line.startswith("vobiz.sip.endpoints: ")]
     assert len(summary) == 1
-    assert "300 endpoints of MA_DEMO0001" in summary[0] and "4 requests, 4 pages, concurrency 4, 0 retries, cache off" in summary[0]
+    requests_made = SAMPLE_PAGES + 1  # the endpoint pages and the Application page
+    assert "300 endpoints of MA_DEMO0001" in summary[0]
+    assert "%d requests, %d pages, concurrency 4, 0 retries, cache off" % (requests_made, requests_made) in summary[0]
     per_request = [line for line in result.stdout.splitlines() if line.startswith("GET /api/v1/Account/MA_DEMO0001/")]
-    assert len(per_request) == 4
+    assert len(per_request) == SAMPLE_PAGES + 1
     assert SAMPLE_TOKEN not in result.stdout + result.stderr
 
 

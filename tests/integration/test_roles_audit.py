@@ -13,7 +13,7 @@ import os
 
 import pytest
 
-from ansible_collections.vobiz.sip.tests.integration.conftest import SAMPLE_AUTH_ID, SAMPLE_TOKEN, ansible_env, run_cli
+from ansible_collections.vobiz.sip.tests.integration.conftest import SAMPLE_AUTH_ID, SAMPLE_PAGES, SAMPLE_TOKEN, ansible_env, run_cli
 
 PLAYBOOKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "playbooks", "roles")
 ALL_APPLICATIONS = ["Front Desk", "front-desk", "20000000000000003", "Sales & Support (EU)", "Night-Shift IVR #2", "20000000000000006"]
@@ -159,7 +159,7 @@ def test_inventory_source_audits_the_plays_hosts_without_listing_again(sim, tmp_
         endpoint["username"] for endpoint in lab if not endpoint["sip_registered"]]
     assert checks["count sub_account SA_LAB0002"]["status"] == "passed"
     endpoint_lists = [request for request in sim.requests if request["method"] == "GET" and request["path"].endswith("/Endpoint/")]
-    assert len(endpoint_lists) == 3  # the inventory's pages (300 endpoints, 100 a page); the role listed nothing
+    assert len(endpoint_lists) == SAMPLE_PAGES  # the inventory's pages (300 endpoints, 100 a page); the role listed nothing
     assert completed.stdout.count(json.dumps(result["lines"][0])) == 1  # reported once, not once per host
 
 

@@ -41,6 +41,8 @@ Arguments:
     timeout, retries, page_size, max_concurrency:
                      As for the modules (defaults 30, 5, 100, 4): per-request timeout, retries of each
                      request within one listing, endpoints per page, pages fetched at once.
+    listing_timeout: Seconds one whole listing may take before it counts as failed (no events, backoff).
+                     Default: VOBIZ_LISTING_TIMEOUT, then 600.
     filters:         Server-side filters, as for the inventory plugin and endpoint_info (username__contains,
                      username__exact, username__startswith, alias__contains, alias__exact,
                      application_id__exact, application_id__isnull, sub_account). Default: none.

@@ -76,8 +76,8 @@ changes = st.lists(st.tuples(st.sampled_from(["create", "delete"]), st.floats(0,
 @settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(count=st.integers(0, 60), page_size=st.integers(1, 12), max_concurrency=st.integers(1, 4),
        script=st.lists(changes, max_size=25), jitter=st.lists(st.sampled_from([0, 0, 0.001, 0.003]), max_size=8))
-def test_endpoints_that_lived_throughout_are_listed_once_or_the_listing_fails_clearly(count, page_size, max_concurrency,
-                                                                                     script, jitter):
+def test_endpoints_that_lived_throughout_are_listed_once_or_the_listing_fails_clearly(
+        count, page_size, max_concurrency, script, jitter):
     fake = FakeApi(count, script, jitter)
     client = VobizClient("MA_PROP", TOKEN, api_url="http://127.0.0.1:9", page_size=page_size,
                          max_concurrency=max_concurrency, retries=0)

@@ -10,6 +10,7 @@ import copy
 import logging
 import os
 import importlib.util
+import sys
 import tempfile
 
 import pytest
@@ -29,8 +30,8 @@ from ansible_collections.vobiz.sip.plugins.module_utils.endpoint_events import (
     source_settings,
 )
 from ansible_collections.vobiz.sip.plugins.module_utils.records import RECORD_KEYS
-from ansible_collections.vobiz.sip.tests.conftest import REPO_ROOT
-from ansible_collections.vobiz.sip.tests.harness import hang_guard
+from ansible_collections.vobiz.sip.tests.conftest import REPO_ROOT, collections_root
+from ansible_collections.vobiz.sip.tests.harness import hang_guard, run_bounded
 from ansible_collections.vobiz.sip.tests.simulator.vobiz_simulator import Simulator
 
 set_hypothesis_home_dir(os.path.join(tempfile.gettempdir(), "vobiz-sip-hypothesis"))
@@ -165,13 +166,16 @@ def test_a_repeated_endpoint_id_makes_the_listing_inconsistent():
 
 def test_arguments_come_from_the_environment_with_the_modules_names():
     environ = {"VOBIZ_AUTH_ID": "MA_ENV", "VOBIZ_AUTH_TOKEN": TOKEN, "VOBIZ_API_URL": "http://127.0.0.1:1",
-               "VOBIZ_VALIDATE_CERTS": "false"}
+               "VOBIZ_VALIDATE_CERTS": "false", "VOBIZ_LISTING_TIMEOUT": "90"}
     found = source_settings({"eda_feedback_queue": object()}, environ)
+    assert found["listing_timeout"] == "90"  # checked as a whole number by the client, as for the modules
+    assert source_settings({}, {})["listing_timeout"] == 600
     assert (found["auth_id"], found["auth_token"], found["api_url"], found["validate_certs"]) == \
         ("MA_ENV", TOKEN, "http://127.0.0.1:1", False)
     assert (found["interval"], found["events"], found["initial_state"], found["filters"]) == (60, EVENT_TYPES, False, {})
     assert source_settings({"auth_id": "MA_ARG", "interval": "2.5", "events": "deleted"}, environ)["auth_id"] == "MA_ARG"
-    assert set(ARGUMENTS) >= {"auth_id", "auth_token", "api_url", "validate_certs", "filters", "interval", "events", "initial_state"}
+    assert set(ARGUMENTS) >= {"auth_id", "auth_token", "api_url", "validate_certs", "filters", "interval", "events", "initial_state",
+                              "listing_timeout"}
 
 
 @pytest.mark.parametrize("args, message", [
@@ -294,3 +298,22 @@ def test_registration_flip_is_one_event():
         events = asyncio.run(_poll(sim, {"events": ["unregistered", "registered"]}, [(None, 2), (drop, 3)]))
     assert [(event["type"], event["endpoint"]["username"], event["previous"]["sip_registered"]) for event in events] == \
         [("unregistered", target["username"], True)]
+
+
+def test_the_source_code_imports_without_ansible_core(tmp_path):
+    """ansible-rulebook needs no ansible-core, so what the event source imports must not need it either."""
+    script = tmp_path / "no_ansible.py"
+    script.write_text(
+        "import sys\n"
+        "class NoAnsible:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'ansible' or name.startswith('ansible.'):\n"
+        "            raise ImportError('ansible-core is not installed here: ' + name)\n"
+        "sys.meta_path.insert(0, NoAnsible())\n"
+        "sys.path.insert(0, sys.argv[1])\n"
+        "import ansible_collections.vobiz.sip.plugins.module_utils.endpoint_events as events\n"
+        "import ansible_collections.vobiz.sip.plugins.module_utils.api as api\n"
+        "assert events.source_settings({'auth_id': 'MA_X', 'auth_token': 't', 'validate_certs': 'no'}, {})['validate_certs'] is False\n"
+        "print('ok', api.VobizClient.__name__)\n", encoding="utf-8")
+    completed = run_bounded([sys.executable, str(script), collections_root()], hang_guard(5))
+    assert completed.returncode == 0 and completed.stdout.strip() == "ok VobizClient", completed.stderr
