@@ -156,7 +156,7 @@ def run_measured(argv, env, stdout_path, cwd=None, timeout=1800):
         wall = time.perf_counter() - started
     if result.returncode != 0:
         raise BenchError("%s exited with %d:\n%s\n%s" % (" ".join(argv[:3]), result.returncode, _read(stdout_path)[-3000:],
-                                                       result.stderr.decode(errors="replace")[-3000:]))
+                                                         result.stderr.decode(errors="replace")[-3000:]))
     user, system, rss = _read(stats_path).split()[-3:]
     return Run(wall, float(user) + float(system), int(rss))
 

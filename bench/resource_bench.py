@@ -21,7 +21,6 @@ Each line gives the wall time, the ratio to the info playbook of the same size, 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import sys

@@ -241,6 +241,7 @@ diff:
 """
 
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from itertools import islice
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -316,7 +317,7 @@ class EndpointsTask:
         pending = iter(range(len(actions)))
         with ThreadPoolExecutor(max_workers=max(1, min(self.client.max_concurrency, len(actions)))) as pool:
             def submit(count):
-                return {pool.submit(self.apply, actions[index]): index for index in (next(pending, None) for _ in range(count)) if index is not None}
+                return {pool.submit(self.apply, actions[index]): index for index in islice(pending, count)}
 
             running = submit(self.client.max_concurrency)
             stopped = False

@@ -199,7 +199,7 @@ def test_deleted_removes_the_listed_endpoints_and_then_nothing(sim, tmp_path):
 def test_deleted_never_rests_on_a_guess(sim, tmp_path):
     """qbert7 is not deleted for qbert: a rewritten username counts only when the alias confirms it."""
     sim.configure(rewrite_usernames=False)
-    created, _ = endpoints(sim, tmp_path, config=[new_item("qbert7", alias="Qbert seven")], filters=SCOPE)
+    created, _created = endpoints(sim, tmp_path, config=[new_item("qbert7", alias="Qbert seven")], filters=SCOPE)
     assert created.returncode == 0, output(created)
     sim.reset_requests()
     completed, result = endpoints(sim, tmp_path, config=[{"username": "qbert"}], state="deleted")
@@ -207,7 +207,7 @@ def test_deleted_never_rests_on_a_guess(sim, tmp_path):
     assert "desired endpoint qbert: no endpoint has username 'qbert' exactly" in output(completed), output(completed)
     assert "refusing to delete on a guess" in output(completed) and "qbert7" in output(completed), output(completed)
     assert writes(sim) == [] and "qbert7" in by_username(sim)
-    confirmed, _ = endpoints(sim, tmp_path, config=[{"username": "qbert", "alias": "Qbert seven"}], state="deleted")
+    confirmed, _confirmed = endpoints(sim, tmp_path, config=[{"username": "qbert", "alias": "Qbert seven"}], state="deleted")
     assert confirmed.returncode == 0, output(confirmed)
     assert "qbert7" not in by_username(sim)
 

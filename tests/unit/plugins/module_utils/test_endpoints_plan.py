@@ -73,7 +73,7 @@ def test_merged_with_nothing_to_do_plans_nothing():
 
 def test_a_username_the_api_rewrote_is_the_same_endpoint():
     live = [rich("1", "alice8391265128", alias="A")]
-    actions, _ = plan([item("alice", alias="A", password=PASSWORD)], live, "merged")
+    actions, _warnings = plan([item("alice", alias="A", password=PASSWORD)], live, "merged")
     assert actions == []
 
 
@@ -113,7 +113,7 @@ def test_every_problem_is_listed_before_anything_is_sent():
 def test_an_application_name_needs_the_listing_and_an_id_does_not():
     assert needs_applications([item("a", application="Front Desk")]) is True
     assert needs_applications([item("a", application="20000000000000001"), item("b")]) is False
-    actions, _ = plan([item("a", application="20000000000000002")], [rich("1", "a", application_id="20000000000000001")], "merged")
+    actions, _warnings = plan([item("a", application="20000000000000002")], [rich("1", "a", application_id="20000000000000001")], "merged")
     assert actions[0]["request"] == {"application": 20000000000000002, "app_id": 20000000000000002}
 
 
@@ -121,7 +121,7 @@ def test_an_application_name_needs_the_listing_and_an_id_does_not():
 
 def test_replaced_returns_left_out_flags_to_the_documented_defaults():
     live = [rich("1", "alice", alias="A", allow_video=True, allow_voice=False)]
-    actions, _ = plan([item("alice")], live, "replaced")
+    actions, _warnings = plan([item("alice")], live, "replaced")
     assert actions[0]["request"] == {"allow_video": False, "allow_voice": True}
     assert "alias" not in actions[0]["request"]  # no fixed default: left as it is
 
@@ -142,7 +142,7 @@ def test_replaced_takes_the_sub_account_from_the_filters():
 
 def test_overridden_deletes_every_endpoint_in_scope_the_list_does_not_name():
     live = [rich("1", "alice"), rich("2", "bob"), rich("3", "carol")]
-    actions, _ = plan([item("bob")], live, "overridden")
+    actions, _warnings = plan([item("bob")], live, "overridden")
     assert summary(actions) == [("delete", "alice", "1"), ("delete", "carol", "3")]
 
 
@@ -162,7 +162,7 @@ def test_overridden_and_delete_all_need_filters_or_scope_account():
 
 def test_deleted_by_exact_username_or_endpoint_id_and_missing_is_nothing():
     live = [record("1", "alice"), record("2", "bob8391")]
-    actions, _ = plan([item("alice"), item("bob", endpoint_id="2"), item("nobody")], live, "deleted")
+    actions, _warnings = plan([item("alice"), item("bob", endpoint_id="2"), item("nobody")], live, "deleted")
     assert summary(actions) == [("delete", "alice", "1"), ("delete", "bob", "2")]
 
 
@@ -173,13 +173,13 @@ def test_a_delete_never_rests_on_a_guess():
     message = str(error.value)
     assert message.startswith("a config item cannot be matched, so nothing was changed: desired endpoint bob:")
     assert "refusing to delete on a guess" in message and "1 (username bob7, alias Bob seven)" in message
-    actions, _ = plan([item("bob", alias="Bob seven")], live, "deleted")
+    actions, _warnings = plan([item("bob", alias="Bob seven")], live, "deleted")
     assert summary(actions) == [("delete", "bob", "1")]
 
 
 def test_an_item_with_state_absent_is_a_delete_in_any_state():
     live = [record("1", "alice"), record("2", "bob")]
-    actions, _ = plan([item("alice", state="absent"), item("bob")], live, "merged")
+    actions, _warnings = plan([item("alice", state="absent"), item("bob")], live, "merged")
     assert summary(actions) == [("delete", "alice", "1")]
 
 
@@ -192,7 +192,7 @@ def test_a_pinned_delete_with_another_username_is_refused():
 
 def test_delete_all_in_scope():
     live = [record("1", "alice"), record("2", "bob")]
-    actions, _ = plan([], live, "deleted")
+    actions, _warnings = plan([], live, "deleted")
     assert summary(actions) == [("delete", "alice", "1"), ("delete", "bob", "2")]
 
 
@@ -221,7 +221,7 @@ def test_gathered_items_plan_nothing_in_any_state():
 
 def test_commands_report_and_diff_never_show_the_password():
     live = [rich("1", "alice", alias="Old")]
-    actions, _ = plan([item("alice", alias="New"), item("carol", password=PASSWORD, alias="C")], live, "merged")
+    actions, _warnings = plan([item("alice", alias="New"), item("carol", password=PASSWORD, alias="C")], live, "merged")
     shown = {"commands": [command(action) for action in actions], "actions": [action_report(action, "planned") for action in actions],
              "diff": actions_diff(actions)}
     assert PASSWORD not in json.dumps(shown)
