@@ -23,12 +23,10 @@ from ansible_collections.vobiz.sip.plugins.module_utils.records import ALLOW_FLA
 from ansible_collections.vobiz.sip.plugins.module_utils.summary import MAIN_ACCOUNT, count_by_application, summarize_endpoints
 from ansible_collections.vobiz.sip.plugins.module_utils.values import describe_value as _kind, parse_boolean
 from ansible_collections.vobiz.sip.plugins.plugin_utils import audit_checks
+from ansible_collections.vobiz.sip.plugins.plugin_utils.audit_checks import FAILED, PASSED, WARNING
 
 VARIABLE_PREFIX = "endpoint_audit_"
 UNREPORTED_POLICIES = ("warn", "fail", "ignore")
-PASSED = "passed"
-FAILED = "failed"
-WARNING = "warning"
 DEFAULT_MAX_NAMES = 50
 _AMBIGUOUS = object()
 
@@ -296,24 +294,14 @@ def check_flag(records, flag, wanted, unreported_policy, show):
     shown = "true" if wanted else "false"
     if unreported_policy == "fail":
         wrong += unknown
-    results = []
+    failure = None
     if wrong:
         message = "%d of %d endpoints do not have %s %s: %s" % (len(wrong), len(records), flag, shown, show(wrong))
         if unreported_policy == "fail" and unknown:
             message += " (%d of them do not report the flag)" % len(unknown)
-        results.append(_result(flag, FAILED, message, wrong))
-    elif len(unknown) < len(records) or not records or unreported_policy == "ignore":
-        message = "all %d endpoints that report %s have it %s" % (len(records) - len(unknown), flag, shown)
-        results.append(_result(flag, PASSED, message + (" (%d do not report it)" % len(unknown) if unknown else "")))
-    if unknown and unreported_policy == "warn":
-        # Not a pass: the compact API shape carries no allow_* flags, so nothing could be checked for these.
-        if len(unknown) == len(records):
-            message = "no endpoint reports %s (the API answered with compact records), so it was not checked" % flag
-        else:
-            message = "%d of %d endpoints do not report %s (compact API records), so it was not checked for them: %s" % (
-                len(unknown), len(records), flag, show(unknown))
-        results.append(_result(flag, WARNING, message, unknown))
-    return results
+        failure = (message, wrong)
+    return audit_checks.results_with_unreported(flag, len(records), failure, unknown, flag, "have it %s" % shown,
+                                                unreported_policy, show, _result, why_unreported=" (compact API records)")
 
 
 def check_application_count(records, label, bounds):

@@ -256,26 +256,36 @@ def check_contact_networks(registered, networks, policy, show, result):
 
 
 def _with_unreported(check, registered, at_fault, parts, unreported, field, wanted, policy, show, result):
-    """One pass or fail result, plus (policy warn) a warning for the registered endpoints that do not report `field`.
-
-    The compact API shape reports no registration details at all: then nothing could be checked.
-    """
-    checked = len(registered) - len(unreported)
+    """The registration checks' results: `parts` say what fails; under `fail` not reporting `field` fails too."""
     if policy == "fail" and unreported:
         parts = parts + ["%d do not report %s: %s" % (len(unreported), field, show(unreported))]
         at_fault = at_fault + unreported
+    failure = ("%d of %d registered endpoints fail: %s" % (len(at_fault), len(registered), "; ".join(parts)), at_fault) if parts else None
+    return results_with_unreported(check, len(registered), failure, unreported, field, wanted, policy, show, result,
+                                   noun="registered endpoint")
+
+
+def results_with_unreported(check, total, failure, unreported, field, satisfied, policy, show, result, noun="endpoint",
+                            why_unreported=""):
+    """One fail or pass result, plus (policy warn) a warning for the endpoints that do not report `field`.
+
+    `failure` is (message, endpoints at fault) or None, as the caller built it under `policy`. The compact API shape
+    reports no registration details and no allow_* flags: when no endpoint reports the field, nothing was checked,
+    which is a warning, never a pass (unless the policy is `ignore`).
+    """
+    checked = total - len(unreported)
     results = []
-    if parts:
-        results.append(result(check, FAILED, "%d of %d registered endpoints fail: %s" % (len(at_fault), len(registered), "; ".join(parts)), at_fault))
-    elif checked or not registered or policy == "ignore":
-        message = "all %d registered endpoints that report %s %s" % (checked, field, wanted)
+    if failure:
+        results.append(result(check, FAILED, failure[0], failure[1]))
+    elif checked or not total or policy == "ignore":
+        message = "all %d %ss that report %s %s" % (checked, noun, field, satisfied)
         results.append(result(check, PASSED, message + (" (%d do not report it)" % len(unreported) if unreported else "")))
     if unreported and policy == "warn":
-        if len(unreported) == len(registered):
-            message = "no registered endpoint reports %s (the API answered with compact records), so it was not checked" % field
+        if len(unreported) == total:
+            message = "no %s reports %s (the API answered with compact records), so it was not checked" % (noun, field)
         else:
-            message = "%d of %d registered endpoints do not report %s, so it was not checked for them: %s" % (
-                len(unreported), len(registered), field, show(unreported))
+            message = "%d of %d %ss do not report %s%s, so it was not checked for them: %s" % (
+                len(unreported), total, noun, field, why_unreported, show(unreported))
         results.append(result(check, WARNING, message, unreported))
     return results
 
