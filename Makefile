@@ -234,7 +234,8 @@ test-matrix: installed rulebook
 	trap 'rm -rf $(INSTALLED)' EXIT; $(RULEBOOK_JAVA) $(BIN)/python hacking/test_matrix.py --root $(BUILD)/matrix --collections $(INSTALLED)
 
 # Not part of `make test`: times the inventory plugin and endpoint_info against Ansible's own floor (a few minutes)
-# and writes bench/results.md. BENCH_ARGS passes options to bench/run.py, e.g. BENCH_ARGS="--sizes 1000 --large 0".
+# and writes bench/results.md. BENCH_ARGS passes options to bench/run.py, e.g. BENCH_ARGS="--sizes 1000 --large 0", or
+# BENCH_ARGS="--only resource" for the drift role / vobiz.sip.endpoints case alone.
 bench: setup
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 

@@ -155,7 +155,8 @@ def run_measured(argv, env, stdout_path, cwd=None, timeout=1800):
         result = subprocess.run(command, env=env, cwd=cwd, stdout=stdout, stderr=subprocess.PIPE, timeout=timeout, check=False)
         wall = time.perf_counter() - started
     if result.returncode != 0:
-        raise BenchError("%s exited with %d:\n%s" % (" ".join(argv[:3]), result.returncode, result.stderr.decode(errors="replace")[-3000:]))
+        raise BenchError("%s exited with %d:\n%s\n%s" % (" ".join(argv[:3]), result.returncode, _read(stdout_path)[-3000:],
+                                                         result.stderr.decode(errors="replace")[-3000:]))
     user, system, rss = _read(stats_path).split()[-3:]
     return Run(wall, float(user) + float(system), int(rss))
 

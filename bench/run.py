@@ -29,6 +29,7 @@ import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 benchlib = __import__("benchlib")
+resource = __import__("resource_bench")
 audit_bench = __import__("audit_role")
 rate_limited = __import__("rate_limited")
 
@@ -445,7 +446,7 @@ def info_table(results):
     return lines
 
 
-def report(args, machine, cases, info, seconds, audit=None, hostvars=None, rate=None):
+def report(args, machine, cases, info, seconds, audit=None, hostvars=None, rate=None, resource_results=None):
     lines = [
         "# vobiz.sip benchmark results",
         "",
@@ -461,14 +462,17 @@ def report(args, machine, cases, info, seconds, audit=None, hostvars=None, rate=
         "no application on 10%%); %d rounds per case (%d for %s endpoints); `make bench` took %.0f s"
         % (PAGE_SIZE, MAX_CONCURRENCY, args.runs, args.large_runs, args.large or "no", seconds),
         "",
-        "## Inventory: whole `ansible-inventory --list` runs, medians",
-        "",
-        "Static floor = the faster (*) of a YAML inventory and a script inventory holding the plugin's hosts, variables and groups.",
-        "",
     ]
-    lines += inventory_tables(cases)
-    lines += ["", "## Per-endpoint cost at 0 ms latency (marginal: the empty account's fixed cost taken off)", ""]
-    lines += scaling_table(cases)
+    if cases:
+        lines += [
+            "## Inventory: whole `ansible-inventory --list` runs, medians",
+            "",
+            "Static floor = the faster (*) of a YAML inventory and a script inventory holding the plugin's hosts, variables and groups.",
+            "",
+        ]
+        lines += inventory_tables(cases)
+        lines += ["", "## Per-endpoint cost at 0 ms latency (marginal: the empty account's fixed cost taken off)", ""]
+        lines += scaling_table(cases)
     if info:
         lines += ["", "## Info module: whole `ansible-playbook` runs with `vobiz.sip.endpoint_info`, medians", ""]
         lines += info_table(info)
@@ -484,6 +488,9 @@ def report(args, machine, cases, info, seconds, audit=None, hostvars=None, rate=
     if rate:
         lines += ["", "## Listing under a rate limit (bench/rate_limited.py), and what overlapping pages cost", ""]
         lines += rate
+    if resource_results:
+        lines += ["", "## The drift role and vobiz.sip.endpoints (`bench/resource_bench.py`): whole runs, medians", ""]
+        lines += resource.table(args, resource_results)
     return "\n".join(lines) + "\n"
 
 
@@ -503,10 +510,15 @@ def parse_args(argv=None):
                         help="endpoints for the rate-limited case (10 requests/s, burst 5, max_concurrency 8); 0 skips it")
     parser.add_argument("--rate-runs", type=int, default=3)
     parser.add_argument("--output", default=os.path.join(benchlib.REPO, "bench", "results.md"))
+    parser.add_argument("--only", choices=("all", "inventory", "resource"), default="all",
+                        help="run only the inventory cases (listing, info, audit, hostvars_keys, rate limit), "
+                        "or only the drift role / vobiz.sip.endpoints case")
+    resource.add_arguments(parser, prefix="resource-")
     parser.add_argument("--keep", help="keep the work files (inventories, caches, outputs) in this directory")
     args = parser.parse_args(argv)
     args.sizes = [int(size) for size in args.sizes.split(",") if size]
     args.latencies = [int(latency) for latency in args.latencies.split(",") if latency]
+    args.resource_skip = [case for case in args.resource_skip.split(",") if case]
     return args
 
 
@@ -516,18 +528,22 @@ def main(argv=None):
     machine = benchlib.machine_description()
     with contextlib.ExitStack() as stack:
         workdir = benchlib.fresh_dir(args.keep) if args.keep else stack.enter_context(tempfile.TemporaryDirectory(prefix="vobiz-bench-"))
-        bench = InventoryBench(args, workdir)
-        # An empty account: the fixed cost of a run, which the per-endpoint costs leave out.
-        cases = bench.measure_size(0, [0], args.runs, ("yaml", "script"))
-        for size in args.sizes:
-            cases += bench.measure_size(size, args.latencies, args.runs, ("yaml", "script"))
-        if args.large:
-            cases += bench.measure_size(args.large, [0], args.large_runs, tuple(args.large_static.split(",")))
-        info = measure_info(args, workdir) if args.info_size else []
-        audit = audit_bench.measure_audit(args, workdir, InventoryBench.log) if args.audit_size else None
-        hostvars = measure_hostvars_keys(args, workdir) if args.hostvars_size else None
-        rate = measure_rate(args, workdir) if args.rate_size else []
-    text = report(args, machine, cases, info, time.monotonic() - started, audit, hostvars, rate)
+        cases, info, audit, hostvars, rate, resource_results = [], [], None, None, [], []
+        if args.only in ("all", "inventory"):
+            bench = InventoryBench(args, workdir)
+            # An empty account: the fixed cost of a run, which the per-endpoint costs leave out.
+            cases = bench.measure_size(0, [0], args.runs, ("yaml", "script"))
+            for size in args.sizes:
+                cases += bench.measure_size(size, args.latencies, args.runs, ("yaml", "script"))
+            if args.large:
+                cases += bench.measure_size(args.large, [0], args.large_runs, tuple(args.large_static.split(",")))
+            info = measure_info(args, workdir) if args.info_size else []
+            audit = audit_bench.measure_audit(args, workdir, InventoryBench.log) if args.audit_size else None
+            hostvars = measure_hostvars_keys(args, workdir) if args.hostvars_size else None
+            rate = measure_rate(args, workdir) if args.rate_size else []
+        if args.only in ("all", "resource"):
+            resource_results = resource.measure(args, workdir)
+    text = report(args, machine, cases, info, time.monotonic() - started, audit, hostvars, rate, resource_results)
     with open(args.output, "w", encoding="utf-8") as handle:
         handle.write(text)
     print(text)

@@ -382,7 +382,7 @@ def _remediation_notes(report):
     elif remediation.get("check_mode"):
         text = "Check mode: it would run %s; nothing was changed." % planned
     else:
-        text = "Applied through vobiz.sip.endpoint: %s." % planned
+        text = "Applied through vobiz.sip.endpoints: %s." % planned
     notes = ["**Remediation.** %s" % text, ""]
     if stuck:
         notes += ["Remediation cannot fix: %s." % ", ".join(stuck), ""]

@@ -10,6 +10,7 @@ record as it will be, and what the API ignored of a write.
 
 from __future__ import annotations
 
+from ansible_collections.vobiz.sip.plugins.module_utils.errors import EndpointError
 from ansible_collections.vobiz.sip.plugins.module_utils.matching import username_match
 from ansible_collections.vobiz.sip.plugins.module_utils.records import ALLOW_FLAGS, RECORD_KEYS
 from ansible_collections.vobiz.sip.plugins.module_utils.values import show_value
@@ -86,7 +87,12 @@ def unreported_fields(desired, live):
 
 
 def create_request(desired, password):
-    """The JSON body of a create: the given fields only, plus the required username and password."""
+    """The JSON body of a create: the given fields only, plus the required username and password.
+
+    No password is an EndpointError: the API requires one, and it never returns one to reuse.
+    """
+    if not password:
+        raise EndpointError("password is required to create endpoint %s, which does not exist yet" % desired["username"])
     body = {"username": desired["username"], "password": password}
     for field in ("alias", "sub_account") + ALLOW_FLAGS:
         if field in desired:

@@ -15,6 +15,8 @@ from ansible.module_utils.basic import env_fallback, missing_required_lib
 from ansible_collections.vobiz.sip.plugins.module_utils.api import (
     DEFAULT_API_URL, DEFAULT_LISTING_TIMEOUT, HAS_REQUESTS, VobizClient, VobizError,
 )
+from ansible_collections.vobiz.sip.plugins.module_utils.errors import EndpointError
+from ansible_collections.vobiz.sip.plugins.module_utils.records import ALLOW_FLAGS
 
 CONNECTION_OPTIONS = ("auth_id", "auth_token", "api_url", "validate_certs", "timeout", "retries", "page_size", "max_concurrency",
                       "listing_timeout")
@@ -32,6 +34,21 @@ def connection_argument_spec():
         max_concurrency=dict(type="int", default=4),
         listing_timeout=dict(type="int", default=DEFAULT_LISTING_TIMEOUT, fallback=(env_fallback, ["VOBIZ_LISTING_TIMEOUT"])),
     )
+
+
+def endpoint_argument_spec():
+    """The options of one endpoint: vobiz.sip.endpoint's, and each config item of vobiz.sip.endpoints."""
+    spec = dict(
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        username=dict(type="str", required=True),
+        endpoint_id=dict(type="str"),
+        password=dict(type="str", no_log=True),
+        alias=dict(type="str"),
+        application=dict(type="str"),
+        sub_account=dict(type="str"),
+    )
+    spec.update((flag, dict(type="bool")) for flag in ALLOW_FLAGS)
+    return spec
 
 
 def client_from_params(params, log=None, warn=None):
@@ -55,3 +72,15 @@ def fail(module, error, **result):
     if isinstance(error, VobizError) and error.status:
         result.setdefault("status", error.status)
     module.fail_json(msg=str(error), **result)
+
+
+def run_task(module, task_class):
+    """Connect, run task_class(module, client).run() and exit with its result; an error fails the task with
+    its own message and what the task did before it (the error's `result`)."""
+    try:
+        with connect(module) as client:
+            result = task_class(module, client).run()
+    except (VobizError, EndpointError) as error:
+        fail(module, error, **getattr(error, "result", {}))
+    else:
+        module.exit_json(**result)

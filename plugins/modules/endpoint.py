@@ -337,7 +337,6 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.vobiz.sip.plugins.module_utils.api import VobizError
 from ansible_collections.vobiz.sip.plugins.module_utils.applications import fill_application_names, resolve_application
 from ansible_collections.vobiz.sip.plugins.module_utils.changes import (
     changed_fields,
@@ -354,23 +353,13 @@ from ansible_collections.vobiz.sip.plugins.module_utils.changes import (
 from ansible_collections.vobiz.sip.plugins.module_utils.diff import endpoint_diff
 from ansible_collections.vobiz.sip.plugins.module_utils.errors import EndpointError
 from ansible_collections.vobiz.sip.plugins.module_utils.matching import match_endpoint
-from ansible_collections.vobiz.sip.plugins.module_utils.module_glue import connect, connection_argument_spec, fail
-from ansible_collections.vobiz.sip.plugins.module_utils.records import ALLOW_FLAGS
+from ansible_collections.vobiz.sip.plugins.module_utils.module_glue import connection_argument_spec, endpoint_argument_spec, run_task
 
 
 def argument_spec():
     spec = connection_argument_spec()
-    spec.update(
-        state=dict(type="str", choices=["present", "absent"], default="present"),
-        username=dict(type="str", required=True),
-        endpoint_id=dict(type="str"),
-        password=dict(type="str", no_log=True),
-        update_password=dict(type="str", choices=["on_create", "always"], default="on_create", no_log=False),
-        alias=dict(type="str"),
-        application=dict(type="str"),
-        sub_account=dict(type="str"),
-    )
-    spec.update((flag, dict(type="bool")) for flag in ALLOW_FLAGS)
+    spec.update(endpoint_argument_spec())
+    spec.update(update_password=dict(type="str", choices=["on_create", "always"], default="on_create", no_log=False))
     return spec
 
 
@@ -409,12 +398,10 @@ class EndpointTask:
         return match_endpoint(records, username, self.params["alias"], endpoint_id, deleting=self.params["state"] == "absent")
 
     def create(self, desired):
-        password = self.params["password"]
-        if not password:
-            raise EndpointError("password is required to create endpoint %s, which does not exist yet" % desired["username"])
+        request = create_request(desired, self.params["password"])  # before check mode: it fails without a password
         if self.module.check_mode:
             return self.result(None, planned_record(desired), changed=True, password_sent=True)
-        created = self.client.create_endpoint(create_request(desired, password))
+        created = self.client.create_endpoint(request)
         record = self.reread(created["endpoint_id"], planned_record(desired))
         if record["username"] != desired["username"]:
             self.module.warn("the API stored username %s for the requested %s; later runs find this endpoint by the module's "
@@ -466,13 +453,7 @@ class EndpointTask:
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
                            required_if=[("update_password", "always", ["password"])])
-    try:
-        with connect(module) as client:
-            result = EndpointTask(module, client).run()
-    except (VobizError, EndpointError) as error:
-        fail(module, error, **getattr(error, "result", {}))
-    else:
-        module.exit_json(**result)
+    run_task(module, EndpointTask)
 
 
 if __name__ == "__main__":

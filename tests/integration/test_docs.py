@@ -28,6 +28,8 @@ AUDIT_VARIABLES = ("endpoint_audit_fail", "endpoint_audit_registration_min_minut
     ("module", "vobiz.sip.endpoint_info", INFO_OPTIONS),
     ("module", "vobiz.sip.endpoint", ENDPOINT_OPTIONS),
     ("inventory", "vobiz.sip.endpoints", INVENTORY_OPTIONS),
+    ("module", "vobiz.sip.endpoints", CONNECTION_OPTIONS + ("config", "merged", "replaced", "overridden", "deleted", "gathered", "scope")),
+    ("module", "vobiz.sip.endpoint_drift", CONNECTION_OPTIONS + ("desired_file", "remediate", "report_dir")),
     ("filter", "vobiz.sip.endpoint_drift", ("endpoint_drift",)),
     ("filter", "vobiz.sip.endpoint_audit_markdown", ("Mermaid", "dashboard")),
     ("filter", "vobiz.sip.endpoint_audit_junit", ("testcase", "failure", "skipped")),

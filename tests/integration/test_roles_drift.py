@@ -202,7 +202,7 @@ def test_remediation_converges_and_the_next_run_finds_no_drift(sim, tmp_path, re
     assert with_app[4]["username"] not in after
     assert all((name in after) is (unexpected == "allow") for name in unlisted)
     _report, markdown = reports(tmp_path)
-    assert "Applied through vobiz.sip.endpoint: 1 create, 2 update, %d delete." % deletes in markdown
+    assert "Applied through vobiz.sip.endpoints: 1 create, 2 update, %d delete." % deletes in markdown
 
     sim.reset_requests()
     again, result = drift(tmp_path, ansible_env(sim, tmp_path), scope)
@@ -221,7 +221,7 @@ def test_check_mode_changes_nothing_on_the_server(sim, tmp_path):
     assert completed.returncode == 0, output(completed)[-3000:]
     assert writes(sim) == [] and {request["method"] for request in sim.requests} == {"GET"}
     assert sim.endpoints == before
-    assert "changed: [localhost] => (item=create %s)" % NEW_USERNAME in completed.stdout
+    assert "%s (new)" % NEW_USERNAME in completed.stdout  # the diff of the one vobiz.sip.endpoints run
     assert "remediation would make %d change(s)" % (len(lab) - 1) in completed.stdout
     report, markdown = reports(tmp_path)  # written although in check mode
     assert report["remediation"] == {"enabled": True, "check_mode": True}

@@ -305,7 +305,7 @@ def test_markdown_of_no_drift_and_of_remediation_states():
     assert "Remediation cannot fix: carol (allow_apps)." in checked
     assert "changed (locked: recreate the endpoint)" in checked
     applied = drift.render_markdown(dict(report, remediation={"enabled": True, "check_mode": False}))
-    assert "Applied through vobiz.sip.endpoint: 1 update." in applied
+    assert "Applied through vobiz.sip.endpoints: 1 update." in applied
 
 
 def test_markdown_lists_at_most_max_listed_allowed_endpoints():

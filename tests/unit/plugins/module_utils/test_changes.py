@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ansible_collections.vobiz.sip.plugins.module_utils.changes import (
     changed_fields,
     create_request,
@@ -15,6 +17,7 @@ from ansible_collections.vobiz.sip.plugins.module_utils.changes import (
     unreported_fields,
     update_request,
 )
+from ansible_collections.vobiz.sip.plugins.module_utils.errors import EndpointError
 from ansible_collections.vobiz.sip.plugins.module_utils.records import RECORD_KEYS
 from ansible_collections.vobiz.sip.tests.unit.records import endpoint_record as record
 
@@ -70,6 +73,9 @@ def test_create_request_sends_given_fields_and_both_application_spellings():
         "username": "bob", "password": PASSWORD, "alias": "Desk", "allow_video": True, "allow_other_domains": False,
         "application": 20000000000000001, "app_id": 20000000000000001}
     assert create_request({"username": "bob"}, PASSWORD) == {"username": "bob", "password": PASSWORD}
+    for missing in (None, ""):
+        with pytest.raises(EndpointError, match="password is required to create endpoint bob, which does not exist yet"):
+            create_request({"username": "bob"}, missing)
 
 
 def test_update_request_sends_changes_and_the_password_only_when_asked():
