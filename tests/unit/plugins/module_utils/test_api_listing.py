@@ -170,6 +170,75 @@ def test_concurrency_halves_on_a_refusal_and_climbs_back_on_success():
     assert rate.concurrency == 8
 
 
+def tokens_left(rate, burst, served, at):
+    """Tokens a bucket (full at 0) holds at `at`, after serving the requests sent at `served`."""
+    tokens, last = float(burst), 0.0
+    for sent in served:
+        tokens, last = min(float(burst), tokens + rate * (sent - last)) - 1, sent
+    return min(float(burst), tokens + rate * (at - last))
+
+
+def bucket_run(rate, burst, sends):
+    """What a token bucket (full at 0) does with requests sent at `sends`: (served send times, first refused one)."""
+    tokens, last, served = float(burst), 0.0, []
+    for sent in sends:
+        tokens, last = min(float(burst), tokens + rate * (sent - last)), sent
+        if tokens < 1:
+            return served, sent
+        tokens -= 1
+        served.append(sent)
+    raise AssertionError("the bucket never refused; send faster in the test")
+
+
+def probe(rate, start, end, seconds):
+    """Send times paced from rate*start up to rate*end over `seconds`, then at rate*end: how the client probes."""
+    sends, now = [], 0.0
+    while len(sends) < 2000:
+        sends.append(now)
+        now += 1.0 / (rate * (start + (end - start) * min(1.0, now / seconds)))
+    return sends
+
+
+@settings(max_examples=100, deadline=None)
+@given(rate=st.floats(1, 100), burst=st.integers(1, 20), start=st.floats(0.2, 1.5), overshoot=st.floats(1.1, 3),
+       seconds=st.floats(0.1, 5))
+def test_the_learned_rate_leaves_half_a_token_for_the_refused_request(rate, burst, start, overshoot, seconds):
+    """The refused request found 0 to 1 token in the bucket; at the learned rate it would have found half of one.
+    The refusal before (at -1000 s) left the bucket time to fill at any rate, as a pause does."""
+    served, refused_at = bucket_run(rate, burst, probe(rate, start, max(start, 1.0) * overshoot, seconds))
+    assert 0 <= tokens_left(rate, burst, served, refused_at) < 1
+    learned = api_module.learned_bucket_rate(burst, -1000.0, served, refused_at)
+    assert learned is not None
+    assert tokens_left(learned, burst, served, refused_at) == pytest.approx(0.5, abs=1e-6)
+
+
+@pytest.mark.parametrize("rate, burst", [(10, 5), (2, 5), (50, 20)])
+def test_a_probe_like_the_clients_learns_the_rate_within_a_few_per_cent(rate, burst):
+    served, refused_at = bucket_run(rate, burst, probe(rate, 0.5, 1.5, 2.0))
+    assert api_module.learned_bucket_rate(burst, -1000.0, served, refused_at) == pytest.approx(rate, rel=0.05)
+
+
+def test_a_refusal_no_bucket_explains_shows_no_rate():
+    # Two requests, then a refusal: a bucket of five that had ten seconds to refill would have served it at any rate.
+    assert api_module.learned_bucket_rate(5, -10.0, [0.0, 0.1], 0.2) is None
+
+
+def test_after_a_pause_the_burst_less_one_goes_at_once_then_one_per_token():
+    rate = api_module._RateState(8)
+    sent = [rate.acquire() for _request in range(8)]
+    for sent_at in sent[:5]:
+        rate.release(sent_at, "ok")
+    rate.release(sent[5], "refused", 0.05)  # the first refusal: a burst of five, and a lower bound of the rate
+    for sent_at in sent[6:]:
+        rate.release(sent_at, "refused", 0.05)
+    rate.rate = 10.0
+    resumed = sent[5] + 1.0  # the API's bucket, empty when it refused sent[5], has refilled
+    for _request in range(4):
+        assert rate._token_ready(resumed) == resumed
+        rate._take_token(resumed)
+    assert rate._token_ready(resumed) == pytest.approx(resumed + 0.1)
+
+
 def test_a_retry_after_beyond_the_bound_is_an_error_naming_the_wait():
     with Simulator(generate_data(10)) as sim:
         sim.configure(faults=[{"kind": "429", "times": 5, "retry_after": "3600"}])
