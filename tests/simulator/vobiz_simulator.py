@@ -1027,7 +1027,7 @@ def endpoint_filter(query):
         wanted_app = parse_int(query["application_id__exact"], None)
         if wanted_app is None:
             details["application_id__exact"] = "must be an integer"
-        tests.append(lambda endpoint: endpoint["app_id"] is not None and int(endpoint["app_id"]) == wanted_app)
+        tests.append(lambda endpoint: endpoint["app_id"] == str(wanted_app))
     if "application_id__isnull" in query:
         isnull = parse_bool(query["application_id__isnull"])
         if isnull is None:
