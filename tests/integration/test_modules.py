@@ -99,9 +99,11 @@ def test_info_filters_ids_and_summary(sim, tmp_path):
     assert saved["checked"]["summary"]["by_sub_account"] == {"SA_BRANCH01": summary["by_sub_account"]["SA_BRANCH01"]}
 
 
-@pytest.mark.parametrize("rewrite", [False, True], ids=["usernames-kept", "usernames-rewritten"])
-def test_lifecycle_through_module_defaults(sim, tmp_path, rewrite):
-    sim.configure(rewrite_usernames=rewrite)
+# Both response variants of the simulator (tests/simulator/README.md): the prose's 201/202 and the OpenAPI's 200s.
+@pytest.mark.parametrize("rewrite, responses", [(False, "prose"), (True, "prose"), (True, "openapi")],
+                         ids=["usernames-kept", "usernames-rewritten", "usernames-rewritten-openapi"])
+def test_lifecycle_through_module_defaults(sim, tmp_path, rewrite, responses):
+    sim.configure(rewrite_usernames=rewrite, responses=responses)
     env = ansible_env(None, tmp_path)  # no VOBIZ_* variables: the connection comes from module_defaults only
     conn = {"auth_id": SAMPLE_AUTH_ID, "auth_token": SAMPLE_TOKEN, "api_url": sim.url}
     completed, saved = play("lifecycle", tmp_path, env, conn=conn, username="lifecycle_phone", password=PASSWORD)
@@ -119,6 +121,7 @@ def test_lifecycle_through_module_defaults(sim, tmp_path, rewrite):
         ("DELETE", None),
     ]
     assert writes(sim)[1]["path"].endswith("/Endpoint/%s/" % created["endpoint_id"])
+    assert [request["status"] for request in writes(sim)] == ([200, 200, 204] if responses == "openapi" else [201, 202, 204])
     assert saved["update"]["diff"]["before"]["alias"] == "Lobby phone" and saved["update"]["diff"]["after"]["alias"] == "Lobby phone east"
     assert saved["noop"]["changed"] is False and saved["delete_again"]["changed"] is False
     assert not any(endpoint["username"].startswith("lifecycle_phone") for endpoint in sim.endpoints)

@@ -100,6 +100,7 @@ HTML_502_PAGE = (b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<bod
 
 DEFAULT_SWITCHES = {
     "shape": "compact",
+    "responses": "prose",
     "nulls": "present",
     "latency_ms": 0,
     "auth_check": True,
@@ -449,6 +450,7 @@ def page_mutation_rule(rule):
 
 SWITCH_VALIDATORS = {
     "shape": choice_switch("compact", "rich", "mixed"),
+    "responses": choice_switch("prose", "openapi"),
     "nulls": choice_switch("present", "omit"),
     "latency_ms": latency_switch,
     "auth_check": bool_switch,
@@ -634,7 +636,8 @@ def page_meta(auth_id, resource, limit, offset, total):
         "offset": offset,
         "total_count": total,
         "next": f"{base}?limit={limit}&offset={offset + limit}" if offset + limit < total else None,
-        "previous": f"{base}?limit={limit}&offset={max(offset - limit, 0)}" if offset > 0 else None,
+        # Past the end, previous is the page that ends at the last record rather than another empty page.
+        "previous": f"{base}?limit={limit}&offset={max(min(offset, total) - limit, 0)}" if offset > 0 else None,
     }
 
 
@@ -895,9 +898,14 @@ class VobizApi:
         endpoint = self.account.endpoints.get(item)
         if endpoint is None:
             return self.error(404, "Endpoint not found", {"endpoint_id": item})
-        body = {"api_id": new_api_id()}
+        body = {} if self.openapi else {"api_id": new_api_id()}  # the OAS's retrieve schema has no api_id
         body.update(self.render(endpoint, detail=True))
         return self.json(200, body)
+
+    @property
+    def openapi(self):
+        """True when retrieve, create and update answer as the OpenAPI document and the SDK fixtures show them."""
+        return self.switches["responses"] == "openapi"
 
     def create_endpoint(self, request):
         body = request.json_object()
@@ -905,6 +913,8 @@ class VobizApi:
         username = check_username(body.get("username"), details)
         password = check_password(body.get("password"), details)
         alias = check_alias(body.get("alias"), details)
+        if self.openapi and alias is None:
+            details["alias"] = "this field is required (a string)"  # the OAS's create schema requires it
         app_id = requested_application(body, self.account.applications, details, ("application", "app_id"))
         flags = check_flags(body, ALLOW_DEFAULTS, details)
         sub_account = body.get("sub_account")
@@ -921,6 +931,8 @@ class VobizApi:
             username = self.account.rewritten_username(username)
         endpoint = self.account.add_endpoint(username, alias=alias, app_id=app_id, sub_account=sub_account,
                                              password=password, **flags)
+        if self.openapi:  # the OAS example and the C# SDK's fixtures: 200 with these three keys
+            return ApiResponse(200, {"alias": endpoint["alias"], "endpoint_id": endpoint["endpoint_id"], "username": endpoint["username"]})
         created = render_compact(endpoint, self.account.auth_id)
         return ApiResponse(201, {
             "api_id": new_api_id(),
@@ -952,7 +964,8 @@ class VobizApi:
             raise InvalidParameters(details)
         endpoint.update(changes)
         endpoint["updated_at"] = utc_now()
-        return ApiResponse(202)
+        # The OAS's 200 is a JSON string; the C# SDK's realistic fixture sends "" (the prose's 202 has no body).
+        return ApiResponse(200, "") if self.openapi else ApiResponse(202)
 
     def delete_endpoint(self, request, item):
         if self.account.endpoints.pop(item, None) is None:
@@ -1010,16 +1023,19 @@ def endpoint_filter(query):
                          endpoint[name] is not None and test(endpoint[name], wanted))
     details = {}
     if "application_id__exact" in query:
-        wanted_app = query["application_id__exact"].strip()
-        if not DIGITS_PATTERN.fullmatch(wanted_app):
+        # Any integer, as the OAS types it (-1 too): an id no application has matches nothing.
+        wanted_app = parse_int(query["application_id__exact"], None)
+        if wanted_app is None:
             details["application_id__exact"] = "must be an integer"
-        tests.append(lambda endpoint: endpoint["app_id"] == wanted_app)
+        tests.append(lambda endpoint: endpoint["app_id"] == str(wanted_app))
     if "application_id__isnull" in query:
         isnull = parse_bool(query["application_id__isnull"])
         if isnull is None:
             details["application_id__isnull"] = "must be true or false"
         tests.append(lambda endpoint: (endpoint["app_id"] is None) == isnull)
     if "sub_account" in query:
+        if not query["sub_account"].strip():  # an empty filter would silently match nothing
+            details["sub_account"] = "must be a sub-account auth_id; leave sub_account out to list every endpoint"
         tests.append(lambda endpoint: endpoint["sub_account"] == query["sub_account"])
     if details:
         raise InvalidParameters(details)
@@ -1623,6 +1639,7 @@ def parse_args(argv):
     parser.add_argument("--port-file", help="write the port number to this file once listening")
     parser.add_argument("--generate", type=int, metavar="N", help="serve N generated endpoints instead of the file's")
     parser.add_argument("--shape", choices=("compact", "rich", "mixed"))
+    parser.add_argument("--responses", choices=("prose", "openapi"))
     parser.add_argument("--nulls", choices=("present", "omit"))
     parser.add_argument("--latency-ms", type=float)
     parser.add_argument("--rewrite-usernames", action="store_true", default=None)
@@ -1639,7 +1656,7 @@ def parse_args(argv):
 
 
 def switches_from_args(args):
-    switches = {"shape": args.shape, "nulls": args.nulls, "latency_ms": args.latency_ms,
+    switches = {"shape": args.shape, "responses": args.responses, "nulls": args.nulls, "latency_ms": args.latency_ms,
                 "rewrite_usernames": args.rewrite_usernames}
     switches = {name: value for name, value in switches.items() if value is not None}
     if args.config:

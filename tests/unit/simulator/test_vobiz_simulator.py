@@ -771,3 +771,116 @@ def test_redirect_fault_sends_the_client_elsewhere(sim, api):
     assert sim.requests[0]["fault"] == "redirect"
     with pytest.raises(ValueError, match="location"):
         sim.configure(faults=[{"kind": "redirect"}])
+
+
+# ---------------------------------------------------------------- responses: openapi (the OAS and the SDK fixtures)
+
+def test_openapi_responses_retrieve_create_update(sim, api):
+    sim.configure(responses="openapi")
+    retrieved = api("GET", "Endpoint/100000000000001/")
+    assert retrieved.status_code == 200 and set(retrieved.json()) == COMPACT_KEYS  # no api_id
+    created = api("POST", "Endpoint/", json={"username": "oas_phone", "password": "password1", "alias": "OAS",
+                                             "application": int(APP_FRONT)})
+    assert created.status_code == 200
+    assert created.json() == {"alias": "OAS", "endpoint_id": sim.endpoints[-1]["endpoint_id"], "username": "oas_phone"}
+    updated = api("POST", f"Endpoint/{created.json()['endpoint_id']}/", json={"alias": "OAS 2", "password": "password2"})
+    assert (updated.status_code, updated.headers["Content-Type"], updated.json()) == (200, "application/json", "")
+    assert (sim.endpoints[-1]["alias"], sim.endpoints[-1]["password"]) == ("OAS 2", "password2")
+    assert api("DELETE", f"Endpoint/{created.json()['endpoint_id']}/").status_code == 204  # both variants
+
+
+@pytest.mark.parametrize("shape", ["compact", "rich"])
+def test_listings_are_the_same_in_both_response_variants(sim, api, shape):
+    def listing(responses):
+        sim.configure(shape=shape, responses=responses)
+        body = api("GET", "Endpoint/", params={"limit": 100}).json()
+        assert body.pop("api_id")
+        return body
+    assert listing("openapi") == listing("prose")
+
+
+def test_openapi_responses_keep_the_rewritten_username_and_errors(sim, api):
+    sim.configure(responses="openapi", rewrite_usernames=True)
+    created = api("POST", "Endpoint/", json={"username": "sairam", "password": "password1", "alias": "Phone"}).json()
+    assert re.fullmatch(r"sairam\d{12}", created["username"]) and created["username"] == sim.endpoints[-1]["username"]
+    assert api("POST", "Endpoint/", json={"username": "user01", "password": "password1", "alias": "x"}).status_code == 409
+    assert api("GET", "Endpoint/999/").status_code == 404
+    assert api("POST", "Endpoint/999/", json={"alias": "x"}).status_code == 404
+
+
+@pytest.mark.parametrize("alias", ["left out", None])
+def test_openapi_responses_require_an_alias_on_create(sim, api, alias):
+    sim.configure(responses="openapi")
+    payload = {"username": "no_alias", "password": "password1"}
+    if alias is None:
+        payload["alias"] = None
+    response = api("POST", "Endpoint/", json=payload)
+    assert response.status_code == 400 and response.json()["details"] == {"alias": "this field is required (a string)"}
+    assert len(sim.endpoints) == 25
+    sim.configure(responses="prose")
+    assert api("POST", "Endpoint/", json=payload).status_code == 201  # the prose leaves alias optional
+
+
+def test_responses_switch_rejects_other_values(sim):
+    with pytest.raises(ValueError, match="responses"):
+        sim.configure(responses="fern")
+
+
+def test_cli_takes_the_responses_variant(tmp_path):
+    process = start_in_own_session([sys.executable, SIMULATOR_PATH, "--generate", "3", "--responses", "openapi"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = re.fullmatch(r"vobiz simulator listening on (http://127\.0\.0\.1:\d+)\n", process.stdout.readline()).group(1)
+        session = requests.Session()
+        session.headers.update({"X-Auth-ID": "MA_DEMO0001", "X-Auth-Token": "demo-token-not-secret"})
+        base = url + "/api/v1/Account/MA_DEMO0001/Endpoint/"
+        endpoint_id = session.get(base, timeout=5).json()["objects"][0]["endpoint_id"]
+        assert "api_id" not in session.get(base + endpoint_id + "/", timeout=5).json()
+        session.close()
+    finally:
+        stop_process_tree(process)
+        process.stdout.close()
+        process.stderr.close()
+
+
+# ---------------------------------------------------------------- query quirks, settled (tests/simulator/README.md)
+
+@pytest.mark.parametrize("value, expected", [
+    ("-1", []),  # an integer no application has: nothing, not a 400
+    (" " + APP_SALES, ["user02", "user05", "user08", "user11", "user14", "user17", "user20", "user23"]),
+    ("0" + APP_SALES, ["user02", "user05", "user08", "user11", "user14", "user17", "user20", "user23"]),
+])
+def test_application_id_exact_takes_any_integer(api, value, expected):
+    assert list_usernames(api, application_id__exact=value) == expected
+
+
+@pytest.mark.parametrize("value", ["1.5", "", "abc", APP_SALES + "x"])
+def test_application_id_exact_that_is_no_integer_is_400(api, value):
+    response = api("GET", "Endpoint/", params={"application_id__exact": value})
+    assert response.status_code == 400 and response.json()["details"] == {"application_id__exact": "must be an integer"}
+
+
+@pytest.mark.parametrize("value, isnull", [("true", True), ("True", True), ("TRUE", True), ("1", True),
+                                           ("false", False), ("False", False), ("0", False)])
+def test_application_id_isnull_takes_the_spellings_clients_send(api, value, isnull):
+    # requests sends Python's True as "True" (vobiz-python), httpx as "true" (the Fern SDK)
+    no_app = ["user03", "user06", "user09", "user12", "user15", "user18", "user21", "user24"]
+    got = list_usernames(api, application_id__isnull=value)
+    assert (got == no_app) if isnull else (got and not set(got) & set(no_app))
+
+
+@pytest.mark.parametrize("value", ["", "  "])
+def test_empty_sub_account_filter_is_400(api, value):
+    response = api("GET", "Endpoint/", params={"sub_account": value})
+    assert response.status_code == 400 and "leave sub_account out" in response.json()["details"]["sub_account"]
+
+
+def test_unknown_sub_account_matches_nothing(api):
+    assert list_usernames(api, sub_account="SA_NOPE") == []
+
+
+@pytest.mark.parametrize("offset, previous", [(500, 5), (25, 5), (24, 4), (3, 0)])
+def test_previous_past_the_end_is_the_last_page_with_records(api, offset, previous):
+    meta = api("GET", "Endpoint/", params={"limit": 20, "offset": offset}).json()["meta"]
+    assert meta["previous"] == f"/v1/Account/{AUTH_ID}/Endpoint/?limit=20&offset={previous}"
+    assert api("GET", "Endpoint/", params={"limit": 20, "offset": previous}).json()["objects"]
