@@ -333,6 +333,12 @@ _IDENTIFIER = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)?$")
 _RECORD_KEY_SET = frozenset(RECORD_KEYS)
 # What sanitize_hostnames replaces: everything but what host patterns and shells take literally.
 _PATTERN_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+# What no host name may hold, whatever sanitize_hostnames says: ansible-core uses host names as file names (a
+# jsonfile fact cache writes <folder>/<host name>) and as one line of output. Path separators, control
+# characters (C0, DEL, C1) and the Unicode line and paragraph separators.
+_FILE_UNSAFE = re.compile(r"[/\\\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+# The two names a file system gives a meaning of its own.
+_DOT_NAMES = {".": "_", "..": "__"}
 
 
 class InventoryHost(t.TypedDict):
@@ -586,9 +592,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             if name and self._sanitize_hostnames:
                 name = _pattern_safe(name)
             if name:
-                return name
+                return _file_safe(name)
         endpoint_id = record["endpoint_id"]
-        return (_pattern_safe(endpoint_id) or endpoint_id) if self._sanitize_hostnames else endpoint_id
+        return _file_safe((_pattern_safe(endpoint_id) or endpoint_id) if self._sanitize_hostnames else endpoint_id)
 
     def _rendered_name(self, template, record):
         """A hostnames template rendered over the record's variables; None when it gives nothing."""
@@ -660,7 +666,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 endpoint_id = str(host["endpoint_id"])
                 if self._sanitize_hostnames:
                     endpoint_id = _pattern_safe(endpoint_id) or endpoint_id
-                host["name"] = _unsafe_name("%s_%s" % (str(host["name"]), endpoint_id))
+                host["name"] = _unsafe_name(_file_safe("%s_%s" % (str(host["name"]), endpoint_id)))
 
     def _naming_description(self):
         if "hostnames" in self._config_keys:
@@ -725,6 +731,12 @@ def _did_you_mean(name, known, what):
 def _pattern_safe(name):
     """sanitize_hostnames: each run of characters host patterns or shells treat specially becomes one _."""
     return _PATTERN_UNSAFE.sub("_", name).strip("_")
+
+
+def _file_safe(name):
+    """Every host name: each run of /, \\, control characters or line separators becomes one _, and . or .. becomes
+    _ or __, so that a name is one file name and one line wherever ansible-core puts it."""
+    return _DOT_NAMES.get(name) or _FILE_UNSAFE.sub("_", name)
 
 
 def _settle_slug_clashes(slugs):

@@ -574,6 +574,42 @@ def test_host_names_are_the_api_text_by_default(tmp_path):
     assert "Alice Desk" in inventory.hosts and JINJA_ALIAS in inventory.hosts
 
 
+# Host names from API text that would be a path, several lines or a terminal code.
+FILE_UNSAFE = [("../../etc/passwd", ".._.._etc_passwd"), ("a\nb", "a_b"), ("x\x00y", "x_y"), ("..", "__"), (".", "_"),
+               ("\\\\srv\\share", "_srv_share"), ("tab\there\r\n", "tab_here_"), ("esc\x1b[2J\x07", "esc_[2J_"),
+               ("c1\x85\x9bend", "c1_end"), ("para\u2028graph", "para_graph"), ("/x/", "_x_"), ("...", "..."), ("a.b", "a.b"),
+               ("Réception – Paris", "Réception – Paris")]
+
+
+@pytest.mark.parametrize("sanitize", [False, True])
+@pytest.mark.parametrize("hostnames", [["username"], ["alias"], ["{{ vobiz_alias }}"]])
+def test_host_names_are_always_safe_file_names(tmp_path, hostnames, sanitize):
+    FakeClient.records = [endpoint("1000000000001%02d" % index, text, text) for index, (text, _name) in enumerate(FILE_UNSAFE)]
+    inventory, _plugin = parse(tmp_path, hostnames=hostnames, sanitize_hostnames=sanitize)
+    names = names_by_username(inventory)
+    if not sanitize:
+        assert names == {text: name for text, name in FILE_UNSAFE}
+    for name in inventory.hosts:
+        assert name not in (".", "..") and not re.search(r"[/\\\x00-\x1f\x7f-\x9f\u2028\u2029]", name), name
+        assert len(name.splitlines()) == 1
+    assert inventory.get_host(names["../../etc/passwd"]).vars["vobiz_alias"] == "../../etc/passwd"  # variables keep the API's text
+
+
+@pytest.mark.parametrize("field", ["endpoint_id", "username"])
+def test_a_hostile_endpoint_id_is_a_safe_file_name_too(tmp_path, field):
+    """The endpoint_id names a host by choice, as the last fallback and in duplicate_hostnames: suffix."""
+    FakeClient.records = [endpoint("../../x", None), endpoint("..", "dup"), endpoint("a\nb", "dup")]
+    inventory, _plugin = parse(tmp_path, hostname=field, duplicate_hostnames="suffix")
+    assert set(inventory.hosts) == ({"__", ".._.._x", "a_b"} if field == "endpoint_id" else {".._.._x", "dup_..", "dup_a_b"})
+
+
+def test_names_that_become_equal_are_the_duplicate_error_naming_both_ids(tmp_path):
+    FakeClient.records = [endpoint("100000000000001", "a\nb"), endpoint("100000000000002", "a/b")]
+    with pytest.raises(AnsibleParserError) as error:
+        parse(tmp_path)
+    assert str(error.value).startswith("endpoints 100000000000001 and 100000000000002 both have the host name 'a_b' (hostname: username).")
+
+
 def test_duplicate_hostnames_error_names_both_ids_and_the_way_out(tmp_path):
     FakeClient.records = RECORDS + [endpoint("100000000000099", "zed", "Alice Desk")]
     with pytest.raises(AnsibleParserError) as error:
