@@ -299,6 +299,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 import time
 import typing as t
 
@@ -306,7 +307,9 @@ from collections.abc import Mapping
 
 from ansible.errors import AnsibleParserError
 from ansible.module_utils.common.text.converters import to_native
+from ansible.plugins.cache import BaseFileCacheModule
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
+from ansible.plugins.loader import cache_loader
 from ansible.utils.unsafe_proxy import wrap_var
 
 from ansible_collections.vobiz.sip.plugins.module_utils.api import VobizClient, VobizError, validate_filters
@@ -367,6 +370,15 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         except VobizError as exc:
             raise AnsibleParserError(to_native(exc)) from None
         self._populate(records)
+
+    def set_options(self, task_keys=None, var_options=None, direct=None):
+        super().set_options(task_keys=task_keys, var_options=var_options, direct=direct)
+        # ansible-core makes the cache plugin right after this, and a file cache plugin makes its folder with the
+        # umask's mode (0755) and writes its files 0644: the folder must be private before that.
+        if self.get_option("cache"):
+            folder = _file_cache_folder(self.get_option("cache_plugin"), self.get_option("cache_connection"))
+            if folder:
+                _private_cache_folder(folder, self.display.warning)
 
     # Options ---------------------------------------------------------------------------------
 
@@ -726,6 +738,35 @@ def _did_you_mean(name, known, what):
     if close:
         return "did you mean %r?" % close
     return "%s: %s" % (what, ", ".join(known))
+
+
+def _file_cache_folder(plugin_name, connection):
+    """The folder a file cache plugin (jsonfile, yaml, pickle...) would write into, as it reads cache_connection;
+    None for other cache plugins (memory, redis...), where cache_connection is no folder."""
+    # get_with_context(): the class itself (2.19's get() wraps cache plugins in a proxy), None when unknown
+    plugin = cache_loader.get_with_context(plugin_name, class_only=True).object if plugin_name and connection else None
+    if not isinstance(plugin, type) or not issubclass(plugin, BaseFileCacheModule):
+        return None
+    return os.path.expanduser(os.path.expandvars(str(connection)))
+
+
+def _private_cache_folder(folder, warn):
+    """Create the cache folder 0700; warn (ansible-core shows a warning once) when it exists and others can read it.
+
+    ansible-core writes each cache file 0644: inside a 0700 folder no other user reaches them, whatever their mode.
+    """
+    try:
+        os.makedirs(folder, mode=0o700)
+    except FileExistsError:
+        mode = stat.S_IMODE(os.stat(folder).st_mode)
+        if mode & 0o077:
+            warn("the inventory cache folder %s can be read by other users (mode %04o), and its files hold the username, alias "
+                 "and SIP contact of every endpoint. Make it private: chmod 700 %s" % (folder, mode, folder))
+        return
+    except OSError as exc:
+        raise AnsibleParserError("cannot create the inventory cache folder %s (cache_connection): %s. Set cache_connection "
+                                 "to a folder you can write" % (folder, exc.strerror or exc)) from None
+    os.chmod(folder, 0o700)  # makedirs() applies the umask too, which may take more than group and other bits
 
 
 def _pattern_safe(name):

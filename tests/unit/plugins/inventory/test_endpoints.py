@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import os
 import re
+import stat
 import sys
 
 import pytest
@@ -460,6 +461,57 @@ def test_records_from_the_cache_are_unsafe_too(tmp_path):
     assert carol["vobiz_alias"] == JINJA_ALIAS and is_unsafe(carol["vobiz_alias"])
     assert all(is_unsafe(value) for key, value in carol.items() if key.startswith("vobiz_") and isinstance(value, str))
     assert render(inventory, "carol", "{{ vobiz_alias }}") == JINJA_ALIAS
+
+
+@pytest.fixture
+def umask_022():
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
+
+
+@pytest.fixture
+def warnings(monkeypatch):
+    seen = []
+    monkeypatch.setattr(Display, "warning", lambda self, msg, *args, **kwargs: seen.append(msg))
+    return seen
+
+
+def test_a_missing_cache_folder_is_created_private(tmp_path, umask_022, warnings):
+    folder = tmp_path / "deep" / "cache"
+    cached(tmp_path, cache_connection=str(folder))
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert [entry.name for entry in folder.iterdir()]  # ansible-core wrote the entry into it
+    assert warnings == []
+
+
+def test_a_cache_folder_others_can_read_is_warned_about_with_the_fix(tmp_path, umask_022, warnings):
+    folder = tmp_path / "cache"
+    folder.mkdir(mode=0o755)
+    cached(tmp_path)
+    assert warnings == ["the inventory cache folder %s can be read by other users (mode 0755), and its files hold the username, alias "
+                        "and SIP contact of every endpoint. Make it private: chmod 700 %s" % (folder, folder)]
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o755  # the user's folder: told, not changed
+    folder.chmod(0o700)
+    warnings.clear()
+    cached(tmp_path)
+    assert warnings == []
+
+
+def test_only_file_cache_plugins_have_a_folder(fake_api, monkeypatch):
+    monkeypatch.setenv("HOME", "/home/someone")
+    assert fake_api._file_cache_folder("ansible.builtin.jsonfile", "~/.cache/vobiz") == "/home/someone/.cache/vobiz"
+    assert fake_api._file_cache_folder("jsonfile", "$HOME/c") == "/home/someone/c"
+    assert fake_api._file_cache_folder("ansible.builtin.memory", "/tmp/not-a-folder") is None
+    assert fake_api._file_cache_folder("no.such.cache", "/tmp/x") is None  # ansible-core names that error itself
+    assert fake_api._file_cache_folder("ansible.builtin.jsonfile", None) is None
+
+
+def test_a_cache_folder_that_cannot_be_made_is_a_clear_error(tmp_path):
+    (tmp_path / "file").write_text("", encoding="utf-8")
+    with pytest.raises(AnsibleParserError, match=r"^cannot create the inventory cache folder .*/file/cache \(cache_connection\): "
+                                                 r"Not a directory. Set cache_connection to a folder you can write$"):
+        cached(tmp_path, cache_connection=str(tmp_path / "file" / "cache"))
 
 
 # Unknown options -----------------------------------------------------------------------------
