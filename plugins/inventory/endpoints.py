@@ -120,7 +120,8 @@ options:
         V(sip_alice_registrar.vobiz.ai). Only host names change; the host variables keep the API's text.
       - A name that is empty after this (V(受付)) counts as no name, so the next entry of O(hostnames), at last
         C(endpoint_id), names the host. Names that become equal are duplicates (see O(duplicate_hostnames)).
-      - Off by default, so host names are the API's text exactly.
+      - Off by default, so host names are the API's text, except that C(/), C(\), control characters and line
+        separators always become C(_) and C(.)/C(..) become C(_)/C(__) (host names are file names to ansible-core).
     type: bool
     default: false
     version_added: 0.1.0
