@@ -640,7 +640,7 @@ def test_host_names_are_always_safe_file_names(tmp_path, hostnames, sanitize):
     inventory, _plugin = parse(tmp_path, hostnames=hostnames, sanitize_hostnames=sanitize)
     names = names_by_username(inventory)
     if not sanitize:
-        assert names == {text: name for text, name in FILE_UNSAFE}
+        assert names == dict(FILE_UNSAFE)
     for name in inventory.hosts:
         assert name not in (".", "..") and not re.search(r"[/\\\x00-\x1f\x7f-\x9f\u2028\u2029]", name), name
         assert len(name.splitlines()) == 1
