@@ -62,6 +62,8 @@ def hostile_data(canaries):
             {"username": "new\nline", "alias": "{{ '{{' }} nested {{ '}}' }} " + canary(canaries, "nested")},
             {"username": "expr_{{7*7}}_{{no_such_variable}}", "alias": "{{ 7 * 7 }}", "app_id": APP_IDS[0]},
             {"username": "plain01", "alias": "Plain desk", "app_id": APP_IDS[0]},
+            # Terminal codes: ESC c resets a terminal, ESC [31m turns it red, BEL rings.
+            {"username": "esc\x1bcuser\x07", "alias": "bell\x07 \x1b[31mred\x1b[0m"},
         ],
     }
 
@@ -158,7 +160,7 @@ def test_inventory_list_and_host_keep_hostile_text_literal(hostile_sim, tmp_path
     addressable = [endpoint for endpoint in hostile_sim.endpoints if not re.search(r"[,\s]", endpoint["username"])]
     assert {"quote'\"user", "expr_{{7*7}}_{{no_such_variable}}", "long_" + "x" * 300} <= {item["username"] for item in addressable}
     for endpoint in addressable:
-        completed = run_cli("ansible-inventory", "-i", config, "--host", endpoint["username"], env=env)
+        completed = run_cli("ansible-inventory", "-i", config, "--host", file_safe(endpoint["username"]), env=env)
         assert completed.returncode == 0, completed.stderr[-3000:]
         variables = plain(json_after_verbose_lines(completed.stdout))
         assert variables["vobiz_alias"] == endpoint["alias"] and variables["vobiz_username"] == endpoint["username"]
@@ -436,3 +438,11 @@ def test_audit_and_drift_roles_report_hostile_text_without_running_it(hostile_si
     assert [item["fields"].get("alias") for item in report["missing"]] == [canary(canaries, "desired_alias")]
     markdown = (out_dir / "drift" / "endpoint_drift.md").read_text(encoding="utf-8")
     assert "missing_one" in markdown and "pw-untrusted-0001" not in markdown + json.dumps(report)
+
+    # Terminal codes from the API are written out as text in every report file (JSON: as JSON escapes).
+    reports = sorted((tmp_path / "audit_report").iterdir()) + sorted((out_dir / "drift").iterdir())
+    assert {path.suffix for path in reports} == {".md", ".xml", ".json"}
+    for path in reports:
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", text), path.name
+        assert re.search(r"esc\\+(x1b|u001b)cuser\\+(x07|u0007)", text), path.name  # Markdown doubles the backslash
