@@ -275,15 +275,15 @@ def report_lines(report, max_lines=50):
     summary = report["summary"]
     lines = []
     for item in report["missing"]:
-        lines.append("missing %s%s" % (item["username"], "" if item["creatable"] else " (cannot be created: %s)" % item["reason"]))
+        lines.append("missing %s%s" % (_line_text(item["username"]), "" if item["creatable"] else " (cannot be created: %s)" % item["reason"]))
     for item in report["changed"]:
         details = "; ".join("%s: wanted %s, actual %s%s" % (difference["field"], _plain(difference["wanted"]), _plain(difference["actual"]),
                                                             "" if difference["updatable"] else " (locked: recreate the endpoint)")
                             for difference in item["fields"])
-        lines.append("changed %s (%s): %s" % (item["username"], item["endpoint_id"], details))
+        lines.append("changed %s (%s): %s" % (_line_text(item["username"]), _line_text(item["endpoint_id"]), details))
     for item in report["unexpected"]:
         if not item["allowed"]:
-            lines.append("unexpected %s (%s): %s" % (item["live_username"], item["endpoint_id"], item["reason"]))
+            lines.append("unexpected %s (%s): %s" % (_line_text(item["live_username"]), _line_text(item["endpoint_id"]), item["reason"]))
     if max_lines and len(lines) > max_lines:
         lines = lines[:max_lines] + ["... and %d more (see the report)" % (len(lines) - max_lines)]
     if summary["unexpected_allowed"]:
@@ -296,7 +296,12 @@ def report_lines(report, max_lines=50):
 
 
 def _plain(value):
-    return show_value(value, lambda text: "'%s'" % clip(str(text), limit=None))
+    return show_value(value, lambda text: "'%s'" % _line_text(text))
+
+
+def _line_text(value):
+    """API text on one console line: every control character written out (a newline would start a false line)."""
+    return clip(str(value), limit=None)
 
 
 def _markdown_free(text):

@@ -120,7 +120,8 @@ options:
         V(sip_alice_registrar.vobiz.ai). Only host names change; the host variables keep the API's text.
       - A name that is empty after this (V(受付)) counts as no name, so the next entry of O(hostnames), at last
         C(endpoint_id), names the host. Names that become equal are duplicates (see O(duplicate_hostnames)).
-      - Off by default, so host names are the API's text exactly.
+      - Off by default, so host names are the API's text, except that C(/), C(\), control characters and line
+        separators always become C(_) and C(.)/C(..) become C(_)/C(__) (host names are file names to ansible-core).
     type: bool
     default: false
     version_added: 0.1.0
@@ -299,6 +300,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 import time
 import typing as t
 
@@ -306,7 +308,9 @@ from collections.abc import Mapping
 
 from ansible.errors import AnsibleParserError
 from ansible.module_utils.common.text.converters import to_native
+from ansible.plugins.cache import BaseFileCacheModule
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
+from ansible.plugins.loader import cache_loader
 from ansible.utils.unsafe_proxy import wrap_var
 
 from ansible_collections.vobiz.sip.plugins.module_utils.api import VobizClient, VobizError, validate_filters
@@ -333,6 +337,12 @@ _IDENTIFIER = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)?$")
 _RECORD_KEY_SET = frozenset(RECORD_KEYS)
 # What sanitize_hostnames replaces: everything but what host patterns and shells take literally.
 _PATTERN_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+# What no host name may hold, whatever sanitize_hostnames says: ansible-core uses host names as file names (a
+# jsonfile fact cache writes <folder>/<host name>) and as one line of output. Path separators, control
+# characters (C0, DEL, C1) and the Unicode line and paragraph separators.
+_FILE_UNSAFE = re.compile(r"[/\\\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+# The two names a file system gives a meaning of its own.
+_DOT_NAMES = {".": "_", "..": "__"}
 
 
 class InventoryHost(t.TypedDict):
@@ -361,6 +371,15 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         except VobizError as exc:
             raise AnsibleParserError(to_native(exc)) from None
         self._populate(records)
+
+    def set_options(self, task_keys=None, var_options=None, direct=None):
+        super().set_options(task_keys=task_keys, var_options=var_options, direct=direct)
+        # ansible-core makes the cache plugin right after this, and a file cache plugin makes its folder with the
+        # umask's mode (0755) and writes its files 0644: the folder must be private before that.
+        if self.get_option("cache"):
+            folder = _file_cache_folder(self.get_option("cache_plugin"), self.get_option("cache_connection"))
+            if folder:
+                _private_cache_folder(folder, self.display.warning)
 
     # Options ---------------------------------------------------------------------------------
 
@@ -586,9 +605,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             if name and self._sanitize_hostnames:
                 name = _pattern_safe(name)
             if name:
-                return name
+                return _file_safe(name)
         endpoint_id = record["endpoint_id"]
-        return (_pattern_safe(endpoint_id) or endpoint_id) if self._sanitize_hostnames else endpoint_id
+        return _file_safe((_pattern_safe(endpoint_id) or endpoint_id) if self._sanitize_hostnames else endpoint_id)
 
     def _rendered_name(self, template, record):
         """A hostnames template rendered over the record's variables; None when it gives nothing."""
@@ -660,7 +679,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 endpoint_id = str(host["endpoint_id"])
                 if self._sanitize_hostnames:
                     endpoint_id = _pattern_safe(endpoint_id) or endpoint_id
-                host["name"] = _unsafe_name("%s_%s" % (str(host["name"]), endpoint_id))
+                host["name"] = _unsafe_name(_file_safe("%s_%s" % (str(host["name"]), endpoint_id)))
 
     def _naming_description(self):
         if "hostnames" in self._config_keys:
@@ -722,9 +741,44 @@ def _did_you_mean(name, known, what):
     return "%s: %s" % (what, ", ".join(known))
 
 
+def _file_cache_folder(plugin_name, connection):
+    """The folder a file cache plugin (jsonfile, yaml, pickle...) would write into, as it reads cache_connection;
+    None for other cache plugins (memory, redis...), where cache_connection is no folder."""
+    # get_with_context(): the class itself (2.19's get() wraps cache plugins in a proxy), None when unknown
+    plugin = cache_loader.get_with_context(plugin_name, class_only=True).object if plugin_name and connection else None
+    if not isinstance(plugin, type) or not issubclass(plugin, BaseFileCacheModule):
+        return None
+    return os.path.expanduser(os.path.expandvars(str(connection)))
+
+
+def _private_cache_folder(folder, warn):
+    """Create the cache folder 0700; warn (ansible-core shows a warning once) when it exists and others can read it.
+
+    ansible-core writes each cache file 0644: inside a 0700 folder no other user reaches them, whatever their mode.
+    """
+    try:
+        os.makedirs(folder, mode=0o700)
+    except FileExistsError:
+        mode = stat.S_IMODE(os.stat(folder).st_mode)
+        if mode & 0o077:
+            warn("the inventory cache folder %s can be read by other users (mode %04o), and its files hold the username, alias "
+                 "and SIP contact of every endpoint. Make it private: chmod 700 %s" % (folder, mode, folder))
+        return
+    except OSError as exc:
+        raise AnsibleParserError("cannot create the inventory cache folder %s (cache_connection): %s. Set cache_connection "
+                                 "to a folder you can write" % (folder, exc.strerror or exc)) from None
+    os.chmod(folder, 0o700)  # makedirs() applies the umask too, which may take more than group and other bits
+
+
 def _pattern_safe(name):
     """sanitize_hostnames: each run of characters host patterns or shells treat specially becomes one _."""
     return _PATTERN_UNSAFE.sub("_", name).strip("_")
+
+
+def _file_safe(name):
+    """Every host name: each run of /, \\, control characters or line separators becomes one _, and . or .. becomes
+    _ or __, so that a name is one file name and one line wherever ansible-core puts it."""
+    return _DOT_NAMES.get(name) or _FILE_UNSAFE.sub("_", name)
 
 
 def _settle_slug_clashes(slugs):

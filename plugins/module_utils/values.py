@@ -56,11 +56,12 @@ def show_value(value, text=str):
     return text(value)
 
 
-def clip(value, limit=120):
+def clip(value, limit=120, keep=""):
     """Text fit for one line of a message: control characters escaped (no injected lines or terminal codes), cut
-    to `limit` characters (None: not cut). Not text: as JSON."""
+    to `limit` characters (None: not cut). Not text: as JSON. `keep`: control characters left as they are (a
+    report keeps its tabs and newlines)."""
     text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
-    text = _CONTROL_CHARACTERS.sub(_escape, text)
+    text = _CONTROL_CHARACTERS.sub(lambda match: match.group() if match.group() in keep else _escape(match), text)
     return text if limit is None or len(text) <= limit else text[:limit - 3] + "..."
 
 

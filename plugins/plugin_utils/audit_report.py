@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from ansible_collections.vobiz.sip.plugins.plugin_utils.markdown import table_cell
+from ansible_collections.vobiz.sip.plugins.plugin_utils.markdown import report_text, table_cell
 
 PASSED = "passed"
 FAILED = "failed"
@@ -24,8 +24,8 @@ BAR_WIDTH = 20        # characters of the longest text bar in the dashboard tabl
 CHART_BARS = 8        # applications in the chart before the rest are summed up as "other"
 CHART_LABEL = 18      # characters of a chart label
 _ICONS = {PASSED: "✅ passed", FAILED: "❌ failed", WARNING: "⚠️ warning", "skipped": "⚠️ not checked"}
-# Characters XML 1.0 cannot carry at all (an alias from the API may hold them).
-_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# What XML 1.0 cannot carry and report_text() leaves: lone surrogates and the two non-characters.
+_XML_INVALID = re.compile("[\ud800-\udfff\ufffe\uffff]")
 # What a Mermaid label may hold: letters, digits and a little punctuation; quotes, brackets, # and ; could end it.
 _CHART_JUNK = re.compile(r"[^\w .()/+'-]+")
 
@@ -187,4 +187,4 @@ def _fault_details(case):
 
 
 def _xml_text(value):
-    return _XML_INVALID.sub("\ufffd", str(value))
+    return _XML_INVALID.sub("\ufffd", report_text(value))

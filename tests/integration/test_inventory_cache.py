@@ -5,6 +5,10 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
+
+import pytest
 
 from ansible.release import __version__ as ansible_version
 
@@ -85,3 +89,49 @@ def test_the_cache_file_never_holds_the_token(sim, tmp_path):
     payload = json.loads(text)
     payload = json.loads(payload["__payload__"]) if "__payload__" in payload else payload  # 2.19 wraps the entry
     assert payload["format"] == 1 and len(payload["records"]) == SAMPLE_SIZE
+
+
+# A private cache (issue 22): what the cache holds is every endpoint's username, alias and SIP contact.
+
+@pytest.fixture
+def umask_022():
+    """The common umask, under which ansible-core alone makes the cache folder 0755 (its files are always 0644)."""
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
+
+
+def folder_config(tmp_path, folder, name="test.vobiz.yml"):
+    return write_config(tmp_path, {"cache": True, "cache_plugin": "ansible.builtin.jsonfile", "cache_connection": str(folder)}, name=name)
+
+
+def without_blanks(text):
+    """Warnings are wrapped at the terminal width on older ansible-core: compare them without white space."""
+    return "".join(text.split())
+
+
+def test_a_missing_cache_folder_is_created_private(sim, tmp_path, umask_022):
+    folder = tmp_path / "home" / ".cache" / "vobiz_inventory"
+    result = inventory_cli(sim, tmp_path, "--list", config=folder_config(tmp_path, folder))
+    assert len(listing_of(result)["_meta"]["hostvars"]) == SAMPLE_SIZE
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    [entry] = list(folder.iterdir())
+    assert "heidi470" in entry.read_text(encoding="utf-8")  # written into it by ansible-core (0644, reachable by no one else)
+    assert "chmod700" not in without_blanks(result.stderr)
+
+
+def test_a_cache_folder_others_can_read_is_warned_about_once(sim, tmp_path, umask_022):
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    folder.chmod(0o755)
+    # Two sources that share the folder: one warning.
+    result = run_cli("ansible-inventory", "-i", folder_config(tmp_path, folder, "a.vobiz.yml"), "-i", folder_config(tmp_path, folder, "b.vobiz.yml"),
+                     "--list", env=ansible_env(sim, tmp_path))
+    assert len(listing_of(result)["_meta"]["hostvars"]) == SAMPLE_SIZE
+    warning = ("the inventory cache folder %s can be read by other users (mode 0755), and its files hold the username, alias and SIP "
+               "contact of every endpoint. Make it private: chmod 700 %s" % (folder, folder))
+    assert without_blanks(result.stderr).count(without_blanks(warning)) == 1, result.stderr
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o755  # the user's folder: told, not changed
+    folder.chmod(0o700)
+    again = inventory_cli(sim, tmp_path, "--list", config=folder_config(tmp_path, folder, "a.vobiz.yml"))
+    assert again.returncode == 0 and "chmod700" not in without_blanks(again.stderr)

@@ -62,6 +62,8 @@ def hostile_data(canaries):
             {"username": "new\nline", "alias": "{{ '{{' }} nested {{ '}}' }} " + canary(canaries, "nested")},
             {"username": "expr_{{7*7}}_{{no_such_variable}}", "alias": "{{ 7 * 7 }}", "app_id": APP_IDS[0]},
             {"username": "plain01", "alias": "Plain desk", "app_id": APP_IDS[0]},
+            # Terminal codes: ESC c resets a terminal, ESC [31m turns it red, BEL rings.
+            {"username": "esc\x1bcuser\x07", "alias": "bell\x07 \x1b[31mred\x1b[0m"},
         ],
     }
 
@@ -93,6 +95,12 @@ def plain(value):
     if isinstance(value, list):
         return [plain(item) for item in value]
     return value
+
+
+def file_safe(text):
+    """The host name of API text, by the rule docs/inventory.md states: runs of /, \\, control characters and line
+    separators become _, and . and .. become _ and __ (written out again here, so a change to it shows)."""
+    return {".": "_", "..": "__"}.get(text) or re.sub(r"[/\\\x00-\x1f\x7f-\x9f\u2028\u2029]+", "_", text)
 
 
 def env_for(sim, tmp_path):
@@ -137,11 +145,11 @@ def test_inventory_list_and_host_keep_hostile_text_literal(hostile_sim, tmp_path
     listing = plain(json.loads(completed.stdout))
     expected = expected_by_id(hostile_sim)
     hostvars = listing["_meta"]["hostvars"]
-    assert sorted(hostvars) == sorted(values["vobiz_username"] for values in expected.values())
+    assert sorted(hostvars) == sorted(file_safe(values["vobiz_username"]) for values in expected.values())
     for name, variables in hostvars.items():
         wanted = expected[variables["vobiz_endpoint_id"]]
         assert {key: variables[key] for key in wanted} == wanted, name
-        assert name == wanted["vobiz_username"]
+        assert name == file_safe(wanted["vobiz_username"])
     groups = [name for name in listing if name != "_meta"]
     assert all(GROUP_NAME.match(name) for name in groups), [name for name in groups if not GROUP_NAME.match(name)]
     assert len([name for name in groups if name.startswith("vobiz_app_")]) == 5  # four applications and none
@@ -152,7 +160,7 @@ def test_inventory_list_and_host_keep_hostile_text_literal(hostile_sim, tmp_path
     addressable = [endpoint for endpoint in hostile_sim.endpoints if not re.search(r"[,\s]", endpoint["username"])]
     assert {"quote'\"user", "expr_{{7*7}}_{{no_such_variable}}", "long_" + "x" * 300} <= {item["username"] for item in addressable}
     for endpoint in addressable:
-        completed = run_cli("ansible-inventory", "-i", config, "--host", endpoint["username"], env=env)
+        completed = run_cli("ansible-inventory", "-i", config, "--host", file_safe(endpoint["username"]), env=env)
         assert completed.returncode == 0, completed.stderr[-3000:]
         variables = plain(json_after_verbose_lines(completed.stdout))
         assert variables["vobiz_alias"] == endpoint["alias"] and variables["vobiz_username"] == endpoint["username"]
@@ -164,8 +172,76 @@ def test_hostile_aliases_as_host_names_stay_literal(hostile_sim, tmp_path, canar
                         env=env_for(hostile_sim, tmp_path))
     assert completed.returncode == 0, completed.stderr[-3000:]
     hostvars = plain(json.loads(completed.stdout))["_meta"]["hostvars"]
-    assert sorted(hostvars) == sorted(endpoint["alias"] for endpoint in hostile_sim.endpoints)
+    assert sorted(hostvars) == sorted(file_safe(endpoint["alias"]) for endpoint in hostile_sim.endpoints)
     assert_no_canary(canaries, "ansible-inventory --list with hostname: alias")
+
+
+# Usernames and aliases that would be paths, several lines or terminal codes as host names (and so as the file
+# names of a jsonfile fact cache, and as lines of --graph and of the play output).
+PATH_NAMES = ["../../etc/passwd", "a\nb", "x\x00y", "..", "\\\\srv\\share", ".", "esc\x1b[2J\x07", "next\u2028line"]
+PATH_ALIASES = PATH_NAMES[1:] + PATH_NAMES[:1]  # each alias is another endpoint's username
+
+
+@pytest.fixture
+def path_sim():
+    data = {"auth_id": AUTH_ID, "auth_token": TOKEN, "allow_any_username": True,
+            "endpoints": [{"username": name, "alias": alias} for name, alias in zip(PATH_NAMES, PATH_ALIASES)]}
+    with Simulator(data, shape="rich") as simulator:
+        yield simulator
+
+
+def graph_hosts(stdout):
+    """The host lines of ansible-inventory --graph ("  |  |--name"), groups (@name) left out."""
+    return [line.split("|--", 1)[1] for line in stdout.splitlines() if "|--" in line and not line.split("|--", 1)[1].startswith("@")]
+
+
+@pytest.mark.parametrize("field, texts", [("username", PATH_NAMES), ("alias", PATH_ALIASES)])
+def test_paths_and_control_characters_never_reach_a_host_name(path_sim, tmp_path, field, texts):
+    env = env_for(path_sim, tmp_path)
+    config = inventory_file(tmp_path, hostname=field)
+    listed = run_cli("ansible-inventory", "-i", config, "--list", env=env)
+    assert listed.returncode == 0, listed.stderr[-3000:]
+    hostvars = plain(json.loads(listed.stdout))["_meta"]["hostvars"]
+    assert {name: variables["vobiz_" + field] for name, variables in hostvars.items()} == {file_safe(text): text for text in texts}
+    graph = run_cli("ansible-inventory", "-i", config, "--graph", env=env)
+    assert graph.returncode == 0, graph.stderr[-3000:]
+    assert set(graph_hosts(graph.stdout)) == {file_safe(text) for text in texts}
+    assert all(line.startswith("@") or "|--" in line for line in graph.stdout.splitlines())  # no name broke a line
+    assert not re.search(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]", graph.stdout)
+
+
+FACT_CACHE_PLAYBOOK = """\
+- name: Cache a fact for every endpoint host
+  hosts: vobiz_endpoints
+  gather_facts: false
+  tasks:
+    - name: A cacheable fact, which the jsonfile fact cache writes into <folder>/<host name>
+      ansible.builtin.set_fact:
+        seen: "{{ vobiz_endpoint_id }}"
+        cacheable: true
+"""
+
+
+def test_a_jsonfile_fact_cache_keyed_by_host_name_stays_in_its_folder(path_sim, tmp_path):
+    """ansible-core takes a host name as a file name: 2.16 and 2.17 wrote ../../etc/passwd outside the folder, and
+    every release crashed on the NUL. The folder two levels down has an etc/ beside it to write into."""
+    cache = tmp_path / "facts" / "cache"
+    (tmp_path / "etc").mkdir()
+    playbook = tmp_path / "facts.yml"
+    playbook.write_text(FACT_CACHE_PLAYBOOK, encoding="utf-8")
+    config = inventory_file(tmp_path)
+    before = set(tmp_path.rglob("*"))
+    env = env_for(path_sim, tmp_path)
+    env.update(ANSIBLE_CACHE_PLUGIN="ansible.builtin.jsonfile", ANSIBLE_CACHE_PLUGIN_CONNECTION=str(cache))
+    completed = run_cli("ansible-playbook", "-i", config, playbook, env=env)
+    assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-2000:]
+    assert "[WARNING]" not in completed.stdout + completed.stderr
+    written = {path for path in set(tmp_path.rglob("*")) - before if path.is_file()}
+    ansible_own = (tmp_path / "ansible_tmp", tmp_path / "ansible_home")
+    outside = sorted(str(path) for path in written if cache not in path.parents and not any(path.is_relative_to(own) for own in ansible_own))
+    assert outside == []
+    assert len([path for path in written if path.parent == cache]) == len(PATH_NAMES)  # one fact file per host, all in it
+    assert "ok: [.._.._etc_passwd]" in completed.stdout and "ok: [x_y]" in completed.stdout
 
 
 PLAYBOOK = """\
@@ -244,7 +320,7 @@ def test_playbook_prints_and_uses_hostile_text_without_running_it(hostile_sim, t
     expected = expected_by_id(hostile_sim)
     for endpoint_id, wanted in expected.items():
         seen = json.loads((out_dir / ("host-%s.json" % endpoint_id)).read_text(encoding="utf-8"))
-        assert seen["host"] == wanted["vobiz_username"] and seen["alias"] == wanted["vobiz_alias"]
+        assert seen["host"] == file_safe(wanted["vobiz_username"]) and seen["alias"] == wanted["vobiz_alias"]
         assert seen["username"] == wanted["vobiz_username"] and seen["application"] == wanted["vobiz_application_name"]
         assert seen["sub_account"] == wanted["vobiz_sub_account"]
         assert seen["label"] == "%s | %s | %s" % (wanted["vobiz_username"], wanted["vobiz_alias"] or "",
@@ -362,3 +438,11 @@ def test_audit_and_drift_roles_report_hostile_text_without_running_it(hostile_si
     assert [item["fields"].get("alias") for item in report["missing"]] == [canary(canaries, "desired_alias")]
     markdown = (out_dir / "drift" / "endpoint_drift.md").read_text(encoding="utf-8")
     assert "missing_one" in markdown and "pw-untrusted-0001" not in markdown + json.dumps(report)
+
+    # Terminal codes from the API are written out as text in every report file (JSON: as JSON escapes).
+    reports = sorted((tmp_path / "audit_report").iterdir()) + sorted((out_dir / "drift").iterdir())
+    assert {path.suffix for path in reports} == {".md", ".xml", ".json"}
+    for path in reports:
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", text), path.name
+        assert re.search(r"esc\\+(x1b|u001b)cuser\\+(x07|u0007)", text), path.name  # Markdown doubles the backslash

@@ -332,6 +332,20 @@ def test_console_lines_escape_control_characters_in_values():
     assert "changed bob (100000000000002): alias: wanted 'B\\x1b[2JB\\tC', actual 'Bob desk'" in report["lines"]
 
 
+def test_reports_write_out_control_characters_from_the_api():
+    """ESC and BEL in a username and an alias: the Markdown and the console lines show them as text (\\x1b)."""
+    live = LIVE + [record("100000000000009", "esc\x1b[2Juser", alias="desk\x07\x1b[31m\tred\x9b")]
+    report = drift.compare(live, [{"username": "alice", "alias": "new\x1b]0;title\x07"}])
+    markdown = drift.render_markdown(report, title="Drift\x1b[5m")
+    assert not set(markdown) & {"\x1b", "\x07", "\x9b"}
+    assert "| esc\\\\x1b\\[2Juser | 100000000000009 | unexpected |  | (not listed) | present, alias desk\\\\x07\\\\x1b\\[31m\tred\\\\x9b |" in markdown
+    assert "| alice | 100000000000001 | changed | alias | new\\\\x1b\\]0;title\\\\x07 | alice phone |" in markdown
+    assert markdown.startswith("# Drift\\\\x1b\\[5m\n")
+    lines = "\n".join(report["lines"])
+    assert not set(lines) & {"\x1b", "\x07", "\x9b"}
+    assert "unexpected esc\\x1b[2Juser (100000000000009): not in the desired list" in report["lines"]
+
+
 def test_filter_results_are_marked_unsafe():
     report = drift.endpoint_drift(LIVE, [{"username": "alice", "alias": "{{ 1 + 1 }}"}], allow_unexpected=True)
     wanted = report["changed"][0]["fields"][0]["wanted"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import os
 import re
+import stat
 import sys
 
 import pytest
@@ -462,6 +463,57 @@ def test_records_from_the_cache_are_unsafe_too(tmp_path):
     assert render(inventory, "carol", "{{ vobiz_alias }}") == JINJA_ALIAS
 
 
+@pytest.fixture
+def umask_022():
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
+
+
+@pytest.fixture
+def warnings(monkeypatch):
+    seen = []
+    monkeypatch.setattr(Display, "warning", lambda self, msg, *args, **kwargs: seen.append(msg))
+    return seen
+
+
+def test_a_missing_cache_folder_is_created_private(tmp_path, umask_022, warnings):
+    folder = tmp_path / "deep" / "cache"
+    cached(tmp_path, cache_connection=str(folder))
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert [entry.name for entry in folder.iterdir()]  # ansible-core wrote the entry into it
+    assert warnings == []
+
+
+def test_a_cache_folder_others_can_read_is_warned_about_with_the_fix(tmp_path, umask_022, warnings):
+    folder = tmp_path / "cache"
+    folder.mkdir(mode=0o755)
+    cached(tmp_path)
+    assert warnings == ["the inventory cache folder %s can be read by other users (mode 0755), and its files hold the username, alias "
+                        "and SIP contact of every endpoint. Make it private: chmod 700 %s" % (folder, folder)]
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o755  # the user's folder: told, not changed
+    folder.chmod(0o700)
+    warnings.clear()
+    cached(tmp_path)
+    assert warnings == []
+
+
+def test_only_file_cache_plugins_have_a_folder(fake_api, monkeypatch):
+    monkeypatch.setenv("HOME", "/home/someone")
+    assert fake_api._file_cache_folder("ansible.builtin.jsonfile", "~/.cache/vobiz") == "/home/someone/.cache/vobiz"
+    assert fake_api._file_cache_folder("jsonfile", "$HOME/c") == "/home/someone/c"
+    assert fake_api._file_cache_folder("ansible.builtin.memory", "/tmp/not-a-folder") is None
+    assert fake_api._file_cache_folder("no.such.cache", "/tmp/x") is None  # ansible-core names that error itself
+    assert fake_api._file_cache_folder("ansible.builtin.jsonfile", None) is None
+
+
+def test_a_cache_folder_that_cannot_be_made_is_a_clear_error(tmp_path):
+    (tmp_path / "file").write_text("", encoding="utf-8")
+    with pytest.raises(AnsibleParserError, match=r"^cannot create the inventory cache folder .*/file/cache \(cache_connection\): "
+                                                 r"Not a directory. Set cache_connection to a folder you can write$"):
+        cached(tmp_path, cache_connection=str(tmp_path / "file" / "cache"))
+
+
 # Unknown options -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("option, value, closest", [
@@ -572,6 +624,42 @@ def test_sanitize_hostnames_makes_pattern_safe_names(tmp_path):
 def test_host_names_are_the_api_text_by_default(tmp_path):
     inventory, _plugin = parse(tmp_path, hostname="alias")
     assert "Alice Desk" in inventory.hosts and JINJA_ALIAS in inventory.hosts
+
+
+# Host names from API text that would be a path, several lines or a terminal code.
+FILE_UNSAFE = [("../../etc/passwd", ".._.._etc_passwd"), ("a\nb", "a_b"), ("x\x00y", "x_y"), ("..", "__"), (".", "_"),
+               ("\\\\srv\\share", "_srv_share"), ("tab\there\r\n", "tab_here_"), ("esc\x1b[2J\x07", "esc_[2J_"),
+               ("c1\x85\x9bend", "c1_end"), ("para\u2028graph", "para_graph"), ("/x/", "_x_"), ("...", "..."), ("a.b", "a.b"),
+               ("Réception – Paris", "Réception – Paris")]
+
+
+@pytest.mark.parametrize("sanitize", [False, True])
+@pytest.mark.parametrize("hostnames", [["username"], ["alias"], ["{{ vobiz_alias }}"]])
+def test_host_names_are_always_safe_file_names(tmp_path, hostnames, sanitize):
+    FakeClient.records = [endpoint("1000000000001%02d" % index, text, text) for index, (text, _name) in enumerate(FILE_UNSAFE)]
+    inventory, _plugin = parse(tmp_path, hostnames=hostnames, sanitize_hostnames=sanitize)
+    names = names_by_username(inventory)
+    if not sanitize:
+        assert names == dict(FILE_UNSAFE)
+    for name in inventory.hosts:
+        assert name not in (".", "..") and not re.search(r"[/\\\x00-\x1f\x7f-\x9f\u2028\u2029]", name), name
+        assert len(name.splitlines()) == 1
+    assert inventory.get_host(names["../../etc/passwd"]).vars["vobiz_alias"] == "../../etc/passwd"  # variables keep the API's text
+
+
+@pytest.mark.parametrize("field", ["endpoint_id", "username"])
+def test_a_hostile_endpoint_id_is_a_safe_file_name_too(tmp_path, field):
+    """The endpoint_id names a host by choice, as the last fallback and in duplicate_hostnames: suffix."""
+    FakeClient.records = [endpoint("../../x", None), endpoint("..", "dup"), endpoint("a\nb", "dup")]
+    inventory, _plugin = parse(tmp_path, hostname=field, duplicate_hostnames="suffix")
+    assert set(inventory.hosts) == ({"__", ".._.._x", "a_b"} if field == "endpoint_id" else {".._.._x", "dup_..", "dup_a_b"})
+
+
+def test_names_that_become_equal_are_the_duplicate_error_naming_both_ids(tmp_path):
+    FakeClient.records = [endpoint("100000000000001", "a\nb"), endpoint("100000000000002", "a/b")]
+    with pytest.raises(AnsibleParserError) as error:
+        parse(tmp_path)
+    assert str(error.value).startswith("endpoints 100000000000001 and 100000000000002 both have the host name 'a_b' (hostname: username).")
 
 
 def test_duplicate_hostnames_error_names_both_ids_and_the_way_out(tmp_path):

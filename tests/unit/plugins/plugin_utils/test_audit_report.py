@@ -51,7 +51,7 @@ def test_junit_one_case_per_check_failures_carry_the_message(tmp_path):
     assert (suites[0].tests, suites[0].failures, suites[0].skipped, suites[0].errors) == (4, 3, 1, 0)
     failure = cases["unique_aliases"].result[0]
     assert isinstance(failure, Failure)
-    assert failure.message.startswith("1 alias is shared by 2 endpoints: 'Lobby | <b>\"x\"</b> ]\ufffd#quot;;")
+    assert failure.message.startswith("1 alias is shared by 2 endpoints: 'Lobby | <b>\"x\"</b> ]\\x07#quot;;")
     assert failure.text.endswith("endpoints at fault (2):\na\nb")
     # Only a warning (nothing reported sip_expires): skipped, with the warning as its message.
     assert [type(entry) for entry in cases["registration_fresh"].result] == [Skipped]
@@ -91,6 +91,35 @@ def test_the_chart_sums_up_the_long_tail():
     markdown = endpoint_audit_markdown(dict(audit(records, {}, now=NOW), source="api"))
     assert '"3 others"' in markdown and "bar [%s, 3]" % ", ".join(["1"] * CHART_BARS) in markdown
     assert "**No check is switched on**" in markdown
+
+
+# ESC starts terminal codes (here: clear the screen, then a red "OK"), BEL rings; C1's CSI (\x9b) and DEL too.
+TERMINAL_CODES = "\x1b[2J\x1b[31mOK\x07\x9b\x7f"
+CONTROLS = {"\x1b", "\x07", "\x9b", "\x7f"}
+TERMINAL_RECORDS = [record("esc\x1b[2Juser", alias="desk " + TERMINAL_CODES, app=None, sub_account="SA_\x07"),
+                    record("bel\x07user", alias="desk " + TERMINAL_CODES, app=("9", "App\x1b[5m"))]
+
+
+def terminal_audit():
+    return dict(audit(TERMINAL_RECORDS, {"unique_aliases": True, "require_application": True}, now=NOW), source="api")
+
+
+def test_markdown_writes_out_control_characters_from_the_api():
+    markdown = endpoint_audit_markdown(terminal_audit(), title="Audit\x1b]0;owned\x07")
+    assert not set(markdown) & CONTROLS
+    assert markdown.startswith("# Audit\\\\x1b\\]0;owned\\\\x07\n")  # shown as text: \x1b (its backslash escaped for Markdown)
+    assert "esc\\\\x1b\\[2Juser" in markdown and "bel\\\\x07user" in markdown
+    assert "| SA\\_\\\\x07 | 1 |" in markdown and "| App\\\\x1b\\[5m | 1 |" in markdown
+
+
+def test_junit_writes_out_control_characters_from_the_api(tmp_path):
+    xml = endpoint_audit_junit(terminal_audit(), title="Audit\x1b")
+    assert not set(xml) & CONTROLS
+    suite = next(iter(parsed(xml, tmp_path)))
+    cases = {case.name: case for case in suite}
+    failure = cases["unique_aliases"].result[0]
+    assert "'desk \\x1b[2J\\x1b[31mOK\\x07\\x9b\\x7f'" in failure.message
+    assert failure.text.endswith("endpoints at fault (2):\nesc\\x1b[2Juser\nbel\\x07user")  # newlines kept
 
 
 @pytest.mark.parametrize("render", [endpoint_audit_markdown, endpoint_audit_junit])
