@@ -107,6 +107,7 @@ class Run:
     wall: float
     cpu: float
     rss_kib: int
+    phases: list = None  # where the wall time went, when the benchmark can tell (resource_bench.timeline)
 
 
 def ansible_env(workdir, **extra):
