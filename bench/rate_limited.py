@@ -12,8 +12,9 @@ left out on purpose: it does not depend on the rate limit.
 Each run is done idle and busy in turn: busy runs with one CPU burner per core (processes this script starts for
 the run, that stop themselves after BURNER_SECONDS at the latest, and are killed when the run ends). Each run also
 reports what the client left unused: the seconds the API's bucket (replayed from the simulator's request log) stood
-full, throwing its refill away, and the largest such stretch. Above the floor, a run is that plus its first and
-last round trip.
+full, throwing its refill away, and the largest such stretch; and the client's own time outside the requests (before
+the first, after the last answer: normalising the records). Above the floor, a run is about these two, the tokens
+left in the bucket at the end, and the last round trip.
 """
 
 from __future__ import annotations
@@ -74,15 +75,15 @@ def list_once(sim, max_concurrency):
     """(seconds, records, error text or None, client stats) of one listing at default retries and timeout."""
     client = benchlib.client_class()(benchlib.AUTH_ID, benchlib.AUTH_TOKEN, api_url=sim.url, page_size=PAGE_SIZE,
                                      max_concurrency=max_concurrency)
-    started = time.perf_counter()
+    started = time.monotonic()  # the simulator's request log is on the same (system-wide) clock
     try:
         records, error = client.list_endpoints(), None
     except Exception as exc:  # pylint: disable=broad-except  # a failure is a result here, reported as such
         records, error = [], str(exc)
-    seconds = time.perf_counter() - started
+    finished = time.monotonic()
     client.close()
     paced = getattr(getattr(client, "_rate", None), "rate", None)  # diagnostics only: the rate the workers ended paced at
-    return seconds, records, error, dict(client.stats, paced=paced)
+    return finished - started, records, error, dict(client.stats, paced=paced, started=started, finished=finished)
 
 
 def measure_rate_limited(endpoints, rate, burst, max_concurrency, runs, workdir, log=print, loads=LOADS):
@@ -112,15 +113,19 @@ def run_result(made, seconds, records, error, stats, endpoints, rate, burst):
         error = "listed %d of %d endpoints" % (len(records), endpoints)
     answered = len(made) - refused
     unused, longest = unused_bucket(made, rate, burst)
+    # The client's own time outside the requests: before the first one, and after the last answer (the records
+    # normalised, the listing's checks): CPU work, which a busy machine stretches.
+    own = (min(request["started"] for request in made) - stats["started"] + stats["finished"] - max(request["finished"] for request in made)
+           if made else 0.0)
     return {"seconds": seconds, "floor": max(answered - burst, 0) / rate, "requests": len(made), "answered": answered,
             "refused": refused, "error": error, "retries": stats["retries"], "unused": unused, "longest": longest,
-            "paced": stats.get("paced")}
+            "paced": stats.get("paced"), "own": own}
 
 
 def describe_run(run):
-    return "%.2f s, floor %.2f s (%.2f x), %d requests, %d refused, bucket unused %.2f s (longest %.2f s), paced at %s%s" % (
-        run["seconds"], run["floor"], run["seconds"] / run["floor"] if run["floor"] else 0, run["requests"], run["refused"],
-        run["unused"], run["longest"], "%.2f/s" % run["paced"] if run["paced"] else "-", ", FAILED: " + run["error"] if run["error"] else "")
+    return "%.2f s, floor %.2f s (%.2f x), %d requests, %d refused, bucket unused %.2f s (longest %.2f s), client's own %.2f s, " \
+           "paced at %s%s" % (run["seconds"], run["floor"], run["seconds"] / run["floor"] if run["floor"] else 0, run["requests"],
+                              run["refused"], run["unused"], run["longest"], run["own"], "%.2f/s" % run["paced"] if run["paced"] else "-", ", FAILED: " + run["error"] if run["error"] else "")
 
 
 def measure_overlap(sizes, workdir):
@@ -142,17 +147,19 @@ def tables(rate_rows, overlap_rows, endpoints, rate, burst, max_concurrency):
              "bucket %s requests/s, burst %d. Floor = (requests answered - burst) / rate. Target: no failure, at most %.1f x the floor."
              % (endpoints, PAGE_SIZE, max_concurrency, rate, burst, TARGET_RATIO), "",
              "Busy: one CPU burner process per core during the run. Unused: seconds the API's bucket stood full (its refill "
-             "thrown away), replayed from the simulator's log.", "",
+             "thrown away), replayed from the simulator's log. Client's own: before the first request and after the last "
+             "answer (normalising the records).", "",
              "| 429s carry | machine | listing (median) | floor | ratio (median) | ratio (spread) | requests | 429s (median) "
-             "| unused (median) | failures |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "| unused (median) | client's own (median) | failures |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in rate_rows:
         runs = row["runs"]
         ratios = [run["seconds"] / run["floor"] for run in runs if run["floor"]] or [0]
-        lines.append("| %s | %s | %.2f s | %.2f s | %.2f | %.2f to %.2f | %d | %d | %.2f s | %d of %d |" % (
+        lines.append("| %s | %s | %.2f s | %.2f s | %.2f | %.2f to %.2f | %d | %d | %.2f s | %.2f s | %d of %d |" % (
             "Retry-After" if row["retry_after"] else "no Retry-After", row["load"], benchlib.median([run["seconds"] for run in runs]),
             benchlib.median([run["floor"] for run in runs]), benchlib.median(ratios), min(ratios), max(ratios),
             benchlib.median([run["requests"] for run in runs]), benchlib.median([run["refused"] for run in runs]),
-            benchlib.median([run["unused"] for run in runs]), sum(1 for run in runs if run["error"]), len(runs)))
+            benchlib.median([run["unused"] for run in runs]), benchlib.median([run["own"] for run in runs]),
+            sum(1 for run in runs if run["error"]), len(runs)))
     lines += ["", "Requests of one listing of an unchanging account, pages overlapping by one record against disjoint pages "
               "(ceil(N / %d), what the client did before):" % PAGE_SIZE, "",
               "| endpoints | overlapping | disjoint | extra |", "|---|---|---|---|"]
