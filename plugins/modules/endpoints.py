@@ -245,6 +245,7 @@ from itertools import islice
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.vobiz.sip.plugins.module_utils.api import VobizError
 from ansible_collections.vobiz.sip.plugins.module_utils.applications import fill_application_names
 from ansible_collections.vobiz.sip.plugins.module_utils.changes import unapplied_fields, unapplied_message
 from ansible_collections.vobiz.sip.plugins.module_utils.endpoints_plan import (
@@ -258,7 +259,6 @@ from ansible_collections.vobiz.sip.plugins.module_utils.endpoints_plan import (
     needs_applications,
     plan,
 )
-from ansible_collections.vobiz.sip.plugins.module_utils.api import VobizError
 from ansible_collections.vobiz.sip.plugins.module_utils.errors import EndpointError
 from ansible_collections.vobiz.sip.plugins.module_utils.module_glue import connection_argument_spec, endpoint_argument_spec, run_task
 
