@@ -123,9 +123,11 @@ def run_result(made, seconds, records, error, stats, endpoints, rate, burst):
 
 
 def describe_run(run):
-    return "%.2f s, floor %.2f s (%.2f x), %d requests, %d refused, bucket unused %.2f s (longest %.2f s), client's own %.2f s, " \
-           "paced at %s%s" % (run["seconds"], run["floor"], run["seconds"] / run["floor"] if run["floor"] else 0, run["requests"],
-                              run["refused"], run["unused"], run["longest"], run["own"], "%.2f/s" % run["paced"] if run["paced"] else "-", ", FAILED: " + run["error"] if run["error"] else "")
+    ratio = run["seconds"] / run["floor"] if run["floor"] else 0
+    paced = "%.2f/s" % run["paced"] if run["paced"] else "-"
+    return ("%.2f s, floor %.2f s (%.2f x), %d requests, %d refused, bucket unused %.2f s (longest %.2f s), client's own %.2f s, "
+            "paced at %s%s" % (run["seconds"], run["floor"], ratio, run["requests"], run["refused"], run["unused"], run["longest"],
+                               run["own"], paced, ", FAILED: " + run["error"] if run["error"] else ""))
 
 
 def measure_overlap(sizes, workdir):

@@ -10,8 +10,6 @@ import json
 
 import pytest
 
-from ansible.module_utils import basic
-
 from ansible_collections.vobiz.sip.plugins.module_utils import module_glue
 from ansible_collections.vobiz.sip.plugins.module_utils.api import VobizError
 from ansible_collections.vobiz.sip.plugins.modules import endpoints as endpoints_module
