@@ -155,8 +155,8 @@ class ResourceBench:
         made = sim.requests()
         self.verify(case, output)
         run.phases = timeline(made, started, finished)
-        log("    %s: %.1f s wall, %.1f s CPU, %d requests; %s" % (label(case, version), run.wall, run.cpu, len(made),
-                                                             describe_timeline(run.phases)))
+        summary = (label(case, version), run.wall, run.cpu, len(made), describe_timeline(run.phases))
+        log("    %s: %.1f s wall, %.1f s CPU, %d requests; %s" % summary)
         return run, len(made)
 
     def verify(self, case, output):
