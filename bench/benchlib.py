@@ -107,6 +107,7 @@ class Run:
     wall: float
     cpu: float
     rss_kib: int
+    phases: list = None  # where the wall time went, when the benchmark can tell (resource_bench.timeline)
 
 
 def ansible_env(workdir, **extra):
@@ -205,11 +206,18 @@ def machine_description():
         "nproc": os.cpu_count(),
         "cpu": cpu,
         "memory": memory,
-        "python": "%s (%s)" % (platform.python_version(), sys.executable),
+        "python": "%s (%s)" % (platform.python_version(), checkout_path(sys.executable)),
         "ansible-core": ansible_version,
         "os": platform.platform(),
         "load average at start": "%.2f %.2f %.2f" % os.getloadavg(),
     }
+
+
+def checkout_path(path):
+    """A path as results may name it: relative to the checkout, or only its name when it lies outside (results are
+    committed, and the machine's layout is no business of theirs)."""
+    path = os.path.abspath(path)
+    return os.path.relpath(path, REPO) if path.startswith(REPO + os.sep) else os.path.basename(path)
 
 
 def fresh_dir(path):

@@ -3,18 +3,23 @@
 """The drift role and vobiz.sip.endpoints on a large account, against the endpoint_info playbook of the same run.
 
 Usage: python bench/resource_bench.py [--endpoints 2000] [--latency 20] [--changes 100] [--creates 50] [--large 10000]
-                                [--runs 1] [--collections PATH] [--skip module,remediate] [--output FILE]
+                                [--runs 1] [--collections PATH] [--baseline GIT_REF] [--skip module,remediate] [--output FILE]
 
 The simulator serves N generated endpoints (`--generate N`, mixed shapes) at L ms per request. The desired file
 lists every one of them as it is (username, alias, application by id), except `--changes` aliases, plus
 `--creates` new endpoints with a password. Measured, as whole processes:
+- empty: the same playbook with every task skipped (Ansible's own start-up and exit);
 - info: a playbook that only runs vobiz.sip.endpoint_info (the yardstick: the ratios divide by it);
 - check: the endpoint_drift role on the desired file, reports written, no remediation;
 - remediate: the role with endpoint_drift_remediate (the simulator is reset before each run);
 - module: vobiz.sip.endpoints with state merged on the same file, run alone as Ansible runs a module;
 - check at --large endpoints (desired file of the same shape).
 Each line gives the wall time, the ratio to the info playbook of the same size, and the API requests made.
-`--collections` points at another checkout's collections root (for example main's, for "before" figures).
+Each run's wall time is split into phases from the simulator's request log (see timeline()): the listings, the writes,
+the read-backs, and the processes' own work between them (Ansible's start-up before the first request, the reports and
+the role's last tasks after the last one).
+`--collections` points at another checkout's collections root. `--baseline main` also runs remediate and module with
+the collection as git ref `main` has it, each right after this checkout's, for before/after figures from one run.
 `make bench` runs this as one of its cases; run it alone with `python bench/resource_bench.py`.
 """
 
@@ -23,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -36,7 +42,8 @@ benchlib = __import__("benchlib")
 PAGE_SIZE = 100
 MAX_CONCURRENCY = 8
 PASSWORD = "bench-password-0001"
-CASES = ("info", "check", "remediate", "module")
+CASES = ("empty", "info", "check", "remediate", "module")
+BASELINE_CASES = ("remediate", "module")  # what --baseline measures again with the older collection
 
 PLAYBOOK = """\
 - name: vobiz.sip on a large account
@@ -118,9 +125,9 @@ class ResourceBench:
         self.workdir = workdir
         self.env = benchlib.ansible_env(workdir, VOBIZ_AUTH_ID=benchlib.AUTH_ID, VOBIZ_AUTH_TOKEN=benchlib.AUTH_TOKEN,
                                         ANSIBLE_PYTHON_INTERPRETER=sys.executable)
-        if args.resource_collections:
-            self.env["ANSIBLE_COLLECTIONS_PATH"] = args.resource_collections
-        self.module_env = dict(self.env, PYTHONPATH=args.resource_collections or benchlib.collections_root())
+        self.roots = {"": args.resource_collections or benchlib.collections_root()}
+        if args.resource_baseline:
+            self.roots[args.resource_baseline] = baseline_collections(args.resource_baseline, os.path.join(workdir, "baseline"))
 
     def playbook(self, endpoints):
         path = os.path.join(self.workdir, "resource-%d.yml" % endpoints)
@@ -128,24 +135,29 @@ class ResourceBench:
             handle.write(PLAYBOOK % {"page_size": PAGE_SIZE, "max_concurrency": MAX_CONCURRENCY, "endpoints": endpoints})
         return path
 
-    def run_case(self, case, sim, playbook, desired_file):
-        """One whole process of `case`; returns (Run, requests made)."""
+    def run_case(self, case, sim, playbook, desired_file, version=""):
+        """One whole process of `case` with the collection of `version` ("": this checkout); returns (Run, requests made)."""
         output = os.path.join(self.workdir, "%s.out" % case)
+        env = dict(self.env, ANSIBLE_COLLECTIONS_PATH=self.roots[version])
         if case == "module":
             argv = [sys.executable, "-m", "ansible_collections.vobiz.sip.plugins.modules.endpoints",
                     module_args_file(self.workdir, sim, desired_file)]
-            env = self.module_env
+            env["PYTHONPATH"] = self.roots[version]
         else:
             argv = [os.path.join(benchlib.BIN_DIR, "ansible-playbook"), "-i", "localhost,", playbook, "-e", "case=" + case,
                     "-e", "desired_file=" + desired_file, "-e", "report_dir=" + os.path.join(self.workdir, "reports")]
-            env = dict(self.env, VOBIZ_API_URL=sim.url)  # the role's connection variables default to the environment
+            env["VOBIZ_API_URL"] = sim.url  # the role's connection variables default to the environment
         reset(sim)  # every case starts from the generated account (remediation and the module change it)
         sim.clear_requests()
+        started = time.monotonic()  # the simulator's request log is on the same (system-wide) monotonic clock
         run = benchlib.run_measured(argv, env, output)
-        requests = sim.requests_made()
+        finished = time.monotonic()
+        made = sim.requests()
         self.verify(case, output)
-        log("    %s: %.1f s wall, %.1f s CPU, %d requests" % (case, run.wall, run.cpu, requests))
-        return run, requests
+        run.phases = timeline(made, started, finished)
+        summary = (label(case, version), run.wall, run.cpu, len(made), describe_timeline(run.phases))
+        log("    %s: %.1f s wall, %.1f s CPU, %d requests; %s" % summary)
+        return run, len(made)
 
     def verify(self, case, output):
         """A run that did not do its job measures nothing: check the reports and results it left."""
@@ -163,13 +175,85 @@ class ResourceBench:
         desired_file = write_yaml(os.path.join(self.workdir, "desired-%d.yml" % endpoints),
                                   desired_items(endpoints, self.args.resource_changes, self.args.resource_creates))
         playbook = self.playbook(endpoints)
-        rows = {case: [] for case in cases}
+        # Each round runs every case of this checkout, and the writing cases of the baseline right after their own:
+        # load from other processes falls on both alike.
+        runs = [(case, version) for case in cases for version in self.roots if not version or case in BASELINE_CASES]
+        rows = {label(case, version): [] for case, version in runs}
         with benchlib.SimulatorProcess(endpoints, self.args.resource_latency, self.workdir) as sim:
             for round_number in range(self.args.runs):
-                for case in cases:
-                    log("  resource, %d endpoints, %s, round %d/%d" % (endpoints, case, round_number + 1, self.args.runs))
-                    rows[case].append(self.run_case(case, sim, playbook, desired_file))
+                for case, version in runs:
+                    log("  resource, %d endpoints, %s, round %d/%d" % (endpoints, label(case, version), round_number + 1, self.args.runs))
+                    rows[label(case, version)].append(self.run_case(case, sim, playbook, desired_file, version))
         return rows
+
+
+def label(case, version):
+    return "%s @%s" % (case, version) if version else case
+
+
+def baseline_collections(ref, workdir):
+    """A collections root holding the collection as git commit `ref` has it (git archive: no worktree, no checkout)."""
+    target = benchlib.fresh_dir(os.path.join(workdir, "ansible_collections", "vobiz", "sip"))
+    try:
+        archive = subprocess.run(["git", "-C", benchlib.REPO, "archive", "--format=tar", ref], capture_output=True, check=True, timeout=120)
+        subprocess.run(["tar", "-x", "-C", target], input=archive.stdout, capture_output=True, check=True, timeout=120)
+    except subprocess.CalledProcessError as error:
+        raise benchlib.BenchError("--resource-baseline %s: %s" % (ref, error.stderr.decode(errors="replace").strip())) from None
+    return workdir
+
+
+# Timeline of a run -------------------------------------------------------------------------------
+
+
+def request_kind(request):
+    """listing (a page of Endpoint/ or Application/), write (create, update, delete) or read-back (GET Endpoint/<id>/)."""
+    path = request["path"].split("?")[0]
+    if request["method"] != "GET":
+        return "write"
+    if path.endswith(("/Endpoint/", "/Application/")):
+        return "listing"
+    return "read-back"
+
+
+def timeline(requests, started, finished):
+    """Where a run's wall time went: [(phase, seconds, detail)] from the simulator's request log.
+
+    Requests group into phases: a listing (its pages, from the one at offset 0; the Applications with it), and the
+    writes with their read-backs (interleaved: each worker writes, then reads back). The gaps between them are the
+    processes' own work: Ansible's start-up and the modules' (before the first request), comparing and planning
+    (between phases), handing the result back, the reports and the role's last tasks (after the last request).
+    """
+    phases, last = [], started
+    for request in sorted(requests, key=lambda request: request["started"]):
+        kind = request_kind(request)
+        group = "listing" if kind == "listing" else "writes"
+        new_listing = kind == "listing" and request["path"].endswith("/Endpoint/") and request["query"].get("offset") == "0"
+        if not phases or phases[-1]["group"] != group or new_listing:
+            phases.append({"group": group, "started": request["started"], "finished": request["finished"], "kinds": {}, "busy": {}})
+        phase = phases[-1]
+        phase["finished"] = max(phase["finished"], request["finished"])
+        phase["kinds"][kind] = phase["kinds"].get(kind, 0) + 1
+        phase["busy"][kind] = phase["busy"].get(kind, 0.0) + request["finished"] - request["started"]
+    rows = []
+    for index, phase in enumerate(phases):
+        gap = phase["started"] - last
+        rows.append(("start-up" if index == 0 else "own work", gap, ""))
+        span = phase["finished"] - phase["started"]
+        if phase["group"] == "listing":
+            rows.append(("listing", span, "%d requests" % sum(phase["kinds"].values())))
+        else:
+            # Workers overlap: the read-backs' share of the span is their share of the time requests were in flight.
+            share = phase["busy"].get("read-back", 0.0) / max(sum(phase["busy"].values()), 1e-9)
+            rows.append(("writes", span * (1 - share), "%d requests" % phase["kinds"].get("write", 0)))
+            if phase["kinds"].get("read-back"):
+                rows.append(("read-backs", span * share, "%d requests" % phase["kinds"]["read-back"]))
+        last = max(last, phase["finished"])
+    rows.append(("after the last request" if phases else "whole run", finished - last, ""))
+    return rows
+
+
+def describe_timeline(rows):
+    return ", ".join("%s %.2f s%s" % (phase, seconds, " (%s)" % detail if detail else "") for phase, seconds, detail in rows)
 
 
 def log(line):
@@ -186,6 +270,13 @@ def table(args, results):
             lines.append("| %d | %s | %.1f s | %s | %d | %.1f s |" % (
                 endpoints, case, wall, ratio, benchlib.median([requests for _run, requests in runs]),
                 benchlib.median([run.cpu for run, _requests in runs])))
+    lines += ["", "Where the wall time goes (the run with the median wall time; from the simulator's request log):", "",
+              "| endpoints | case | phases |", "|---|---|---|"]
+    for endpoints, rows in results:
+        for case, runs in rows.items():
+            middle = sorted(runs, key=lambda entry: entry[0].wall)[len(runs) // 2][0]
+            if middle.phases and case not in ("empty",):
+                lines.append("| %d | %s | %s |" % (endpoints, case, describe_timeline(middle.phases)))
     lines += ["", "%d ms per request, page_size %d, max_concurrency %d; desired list: every endpoint, %d aliases changed, "
               "%d new endpoints; %d round(s) per case." % (args.resource_latency, PAGE_SIZE, MAX_CONCURRENCY, args.resource_changes,
                                                            args.resource_creates, args.runs)]
@@ -208,6 +299,8 @@ def add_arguments(parser, prefix=""):
     parser.add_argument("--%slarge" % prefix, dest="resource_large", type=int, default=10000, help="size of the extra check-only case; 0 skips it")
     parser.add_argument("--%sskip" % prefix, dest="resource_skip", default="", help="cases to leave out, e.g. module,remediate")
     parser.add_argument("--%scollections" % prefix, dest="resource_collections", help="collections root to measure instead of this checkout's")
+    parser.add_argument("--%sbaseline" % prefix, dest="resource_baseline", metavar="GIT_REF",
+                        help="also measure remediate and module with the collection at this git ref (e.g. main), side by side")
 
 
 def main(argv=None):

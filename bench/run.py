@@ -5,6 +5,10 @@
 Usage: python bench/run.py [--sizes 1000,10000] [--latencies 0,50] [--runs 3] [--large 100000] [--large-runs 1]
                            [--info-size 10000] [--audit-size 10000] [--hostvars-size 10000]
                            [--rate-size 10000] [--rate-runs 3] [--output bench/results.md] [--keep DIR]
+                           [--only all|inventory|resource] [--resource-large 10000] [--resource-baseline GIT_REF]
+
+The rate-limited listing runs idle and with both cores busy (bench/rate_limited.py); the drift remediation
+(bench/resource_bench.py) shows where its wall time goes, and with --resource-baseline main, main's figures beside it.
 
 Every number is a whole process (`ansible-inventory --list`, `ansible-playbook`), timed from outside, against the
 simulator running in its own process on 127.0.0.1. For each size the simulator serves N generated endpoints (mixed

@@ -245,6 +245,7 @@ from itertools import islice
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.vobiz.sip.plugins.module_utils.api import VobizError
 from ansible_collections.vobiz.sip.plugins.module_utils.applications import fill_application_names
 from ansible_collections.vobiz.sip.plugins.module_utils.changes import unapplied_fields, unapplied_message
 from ansible_collections.vobiz.sip.plugins.module_utils.endpoints_plan import (
@@ -281,6 +282,7 @@ class EndpointsTask:
         self.client = client
         self.params = module.params
         self.applications = None
+        self.listing_requests = 1
 
     def run(self):
         params = self.params
@@ -294,6 +296,9 @@ class EndpointsTask:
             self.applications = self.client.list_applications()
             fill_application_names(live, self.applications)
         actions, warnings = plan(config, live, params["state"], self.applications, params["filters"].get("sub_account"))
+        # Requests of one listing of the scope after the writes (pages overlap by one record: see the client).
+        creates = sum(1 for action in actions if action["action"] == "create")
+        self.listing_requests = 1 + (len(live) + creates) // max(1, params["page_size"] - 1)
         for warning in warnings[:10]:
             self.module.warn(warning)
         if len(warnings) > 10:
@@ -312,12 +317,24 @@ class EndpointsTask:
         return result
 
     def execute(self, actions):
-        """Carry the actions out, max_concurrency in flight; after a failure nothing new is started."""
+        """Carry the actions out, max_concurrency in flight (after a failure nothing new is started), then read
+        every written endpoint back and check it shows what was sent."""
+        outcomes = self.write_all(actions)
+        written = [index for index, outcome in enumerate(outcomes) if outcome == "done" and actions[index]["action"] != "delete"]
+        records = self.read_back([actions[index]["endpoint_id"] for index in written])
+        for index in written:
+            error = self.check_written(actions[index], records[actions[index]["endpoint_id"]])
+            if error:
+                outcomes[index] = ("failed", error)
+        return outcomes
+
+    def write_all(self, actions):
+        """Send every write, max_concurrency in flight; after a failure nothing new is started."""
         outcomes = ["not_run"] * len(actions)
         pending = iter(range(len(actions)))
         with ThreadPoolExecutor(max_workers=max(1, min(self.client.max_concurrency, len(actions)))) as pool:
             def submit(count):
-                return {pool.submit(self.apply, actions[index]): index for index in islice(pending, count)}
+                return {pool.submit(self.write, actions[index]): index for index in islice(pending, count)}
 
             running = submit(self.client.max_concurrency)
             stopped = False
@@ -332,24 +349,55 @@ class EndpointsTask:
                     running.update(submit(len(done)))
         return outcomes
 
-    def apply(self, action):
-        """One write, then the read-back: the action's `after` becomes the endpoint as the API has it."""
+    def write(self, action):
         if action["action"] == "delete":
             self.client.delete_endpoint(action["endpoint_id"])
-            return
-        if action["action"] == "create":
+        elif action["action"] == "create":
             action["endpoint_id"] = self.client.create_endpoint(action["request"])["endpoint_id"]
         else:
             self.client.update_endpoint(action["endpoint_id"], action["request"])
-        record = self.client.get_endpoint(action["endpoint_id"]) or dict(action["after"], endpoint_id=action["endpoint_id"])
+
+    def read_back(self, endpoint_ids):
+        """{endpoint_id: the endpoint as the API has it now, None when it is gone, or the VobizError of reading it}.
+
+        The replies to the writes tell nothing to check (an update answers 202 with an empty body; a create, its
+        id and username), so every written endpoint is read. One listing of the scope does that when it takes
+        fewer requests than one GET per endpoint (bench: 150 writes on 2,000 endpoints, 21 pages against 150
+        GETs); an endpoint the listing does not show (a write moved it out of the filters) is read by id.
+        """
+        records = {}
+        if len(endpoint_ids) > self.listing_requests:
+            wanted = set(endpoint_ids)
+            try:
+                records = {record["endpoint_id"]: record for record in self.client.list_endpoints(self.params["filters"])
+                           if record["endpoint_id"] in wanted}
+            except VobizError as error:
+                return dict.fromkeys(endpoint_ids, error)
+        unlisted = [endpoint_id for endpoint_id in endpoint_ids if endpoint_id not in records]
+        if unlisted:
+            with ThreadPoolExecutor(max_workers=max(1, min(self.client.max_concurrency, len(unlisted)))) as pool:
+                records.update(zip(unlisted, pool.map(self.get_or_error, unlisted)))
+        return records
+
+    def get_or_error(self, endpoint_id):
+        try:
+            return self.client.get_endpoint(endpoint_id)
+        except VobizError as error:
+            return error
+
+    def check_written(self, action, record):
+        """The error text when the endpoint read back does not show what was sent (None when it does); the action's
+        `after` becomes the endpoint as the API has it."""
+        if isinstance(record, VobizError):
+            return "written, but reading it back failed: %s" % record
+        record = record or dict(action["after"], endpoint_id=action["endpoint_id"])
         if self.applications is not None:
             fill_application_names([record], self.applications)
         elif action["after"].get("application_id") == record["application_id"] and not record["application_name"]:
             record["application_name"] = action["after"].get("application_name")
         action["after"] = record
         ignored = unapplied_fields(action["wanted"], record)
-        if ignored:
-            raise EndpointError(unapplied_message(record, ignored))
+        return unapplied_message(record, ignored) if ignored else None
 
     @staticmethod
     def result(actions, outcomes):

@@ -203,6 +203,12 @@ def test_remediation_converges_and_the_next_run_finds_no_drift(sim, tmp_path, re
     assert all((name in after) is (unexpected == "allow") for name in unlisted)
     _report, markdown = reports(tmp_path)
     assert "Applied through vobiz.sip.endpoints: 1 create, 2 update, %d delete." % deletes in markdown
+    # the three written endpoints are read back in one listing of the scope (one page), after the last write, not by id
+    made = sim.requests
+    last_write = max(index for index, request in enumerate(made) if request["method"] in WRITE_METHODS)
+    assert [(request["method"], request["path"].rsplit("/", 2)[-2], request["query"].get("sub_account"))
+            for request in made[last_write + 1:]] == [("GET", "Endpoint", LAB)]
+    assert not [request for request in made if request["method"] == "GET" and not request["path"].endswith(("/Endpoint/", "/Application/"))]
 
     sim.reset_requests()
     again, result = drift(tmp_path, ansible_env(sim, tmp_path), scope)
