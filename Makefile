@@ -16,6 +16,7 @@ TEST_HOME := $(BUILD)/home
 # Tools with pins of their own get their own venvs, so they never move the ansible-core the tests run on.
 LINT_VENV := $(BUILD)/venv-lint
 DOCS_VENV := $(BUILD)/venv-docs
+IMPORTER_VENV := $(BUILD)/venv-importer
 # ansible-rulebook (aiohttp, psycopg, drools_jpy...) for the event source's integration test. The test runs it from
 # here, with .venv/bin first on PATH: its actions run the ansible-core under test, and its ansible-galaxy finds vobiz.sip.
 RULEBOOK_VENV := $(BUILD)/venv-rulebook
@@ -44,7 +45,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PATH := $(BIN):$(PATH)
 
 # The gates of `make test`, cheapest first. Each one fails on any finding.
-TEST_STAGES := unit build integration lint docsite docs-lint changelog-lint ee-check sanity ansible-test-units
+TEST_STAGES := unit build importer integration lint docsite docs-lint changelog-lint ee-check sanity ansible-test-units
 
 .PHONY: help setup demo simulator changelog test $(TEST_STAGES) installed rulebook docs test-matrix clean bench
 
@@ -80,6 +81,9 @@ $(LINT_VENV)/.installed: hacking/requirements-lint.txt
 
 $(DOCS_VENV)/.installed: hacking/requirements-docs.txt
 	$(call tool-venv,$(DOCS_VENV),$<)
+
+$(IMPORTER_VENV)/.installed: hacking/requirements-importer.txt
+	$(call tool-venv,$(IMPORTER_VENV),$<)
 
 $(RULEBOOK_VENV)/.installed: hacking/requirements-rulebook.txt
 	$(call tool-venv,$(RULEBOOK_VENV),$<)
@@ -120,6 +124,25 @@ unit: setup
 build: setup
 	rm -f dist/vobiz-sip-*.tar.gz
 	$(BIN)/ansible-galaxy collection build --output-path dist --force
+
+# What Galaxy and Automation Hub run on every upload: galaxy-importer on the tarball, with the settings of
+# hacking/galaxy-importer.cfg (its ansible-doc and ansible-lint, offline; not ansible-test, which `make sanity` runs).
+# It fails on any ERROR or WARNING line of its log (.build/logs/importer.log, its result in importer_result.json).
+# IMPORTER_REQUIRE_V1=0 switches off Automation Hub's "1.0.0 or later" check, to try a pre-release version.
+IMPORTER_REQUIRE_V1 ?= 1
+importer: setup $(IMPORTER_VENV)/.installed $(if $(filter $(BUILT_TARBALL),$(COLLECTION_TARBALL)),build)
+	mkdir -p $(LOGS)
+	work=$(BUILD)/importer.$(RUN_ID) && rm -rf $$work && mkdir -p $$work/tmp && trap 'rm -rf '$$work EXIT; status=0; \
+	(cd $$work && PATH=$(IMPORTER_VENV)/bin:$$PATH GALAXY_IMPORTER_CONFIG=$(CURDIR)/hacking/galaxy-importer.cfg \
+	    GALAXY_IMPORTER_REQUIRE_V1_OR_GREATER=$(IMPORTER_REQUIRE_V1) GALAXY_IMPORTER_TMP_ROOT_DIR=$$work/tmp \
+	    GALAXY_IMPORTER_ANSIBLE_LOCAL_TMP=$$work/tmp/ansible \
+	    $(IMPORTER_VENV)/bin/python -m galaxy_importer.main $(COLLECTION_TARBALL)) 2>&1 | tee $$work/importer.log || status=$$?; \
+	cp $$work/importer.log $(LOGS)/importer.log; \
+	if [ -e $$work/importer_result.json ]; then cp $$work/importer_result.json $(LOGS)/importer_result.json; fi; \
+	if [ $$status != 0 ]; then echo "galaxy-importer failed (exit status $$status): see above"; exit 1; fi; \
+	if grep -E '^(ERROR|WARNING)|\[(ERROR|WARNING)\]' $$work/importer.log; then \
+	    echo "galaxy-importer logged the ERROR or WARNING lines above (the whole log: $(LOGS)/importer.log)"; exit 1; fi; \
+	grep -q '^Importer processing completed successfully' $$work/importer.log
 
 # A fresh install of the tarball (with the checkout out of sight, or ansible-galaxy would call it installed already);
 # `collection verify` checks the installed files against the tarball's manifest.
