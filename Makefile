@@ -159,11 +159,18 @@ INTEGRATION_TESTS ?= tests/integration
 integration: installed rulebook
 	trap 'rm -rf $(INSTALLED)' EXIT; $(RULEBOOK_JAVA) VOBIZ_TEST_COLLECTIONS_PATH=$(INSTALLED) $(PYTEST) --durations=15 $(INTEGRATION_TESTS)
 
+# Plain `ansible-lint`, as a contributor runs it in a clone: no ANSIBLE_ paths in its environment, so it resolves
+# vobiz.sip itself (.ansible-lint says how), and it must leave behind no file that git does not know.
 lint: setup $(LINT_VENV)/.installed
 	mkdir -p $(LOGS)
-	PATH=$(LINT_VENV)/bin:$$PATH XDG_CACHE_HOME=$(BUILD)/cache $(LINT_VENV)/bin/ansible-lint --nocolor 2>&1 | tee $(LOGS)/lint.$(RUN_ID).log
-	mv $(LOGS)/lint.$(RUN_ID).log $(LOGS)/lint.log
-	grep -q "Profile 'production' was required, and it passed" $(LOGS)/lint.log
+	git status --porcelain --untracked-files=all > $(BUILD)/git-status.$(RUN_ID)
+	trap 'rm -f $(BUILD)/git-status.$(RUN_ID)' EXIT; \
+	env -u ANSIBLE_COLLECTIONS_PATH PATH=$(LINT_VENV)/bin:$$PATH XDG_CACHE_HOME=$(BUILD)/cache $(LINT_VENV)/bin/ansible-lint --nocolor 2>&1 \
+	    | tee $(LOGS)/lint.$(RUN_ID).log && \
+	mv $(LOGS)/lint.$(RUN_ID).log $(LOGS)/lint.log && \
+	grep -q "Profile 'production' was required, and it passed" $(LOGS)/lint.log && \
+	{ git status --porcelain --untracked-files=all | diff $(BUILD)/git-status.$(RUN_ID) - || \
+	  { echo "ansible-lint left the files above behind, unknown to git"; exit 1; }; }
 
 # The docsite: antsibull-docs' standard collection site (the look of docs.ansible.com), built from the plugins',
 # modules' and roles' own documentation (ansible-doc --metadata-dump, so new plugins appear by themselves) and the
@@ -235,7 +242,7 @@ define ansible-test
 mkdir -p $(LOGS) $(BUILD)/ansible-test
 root=$$(mktemp -d $(BUILD)/ansible-test/$(1).XXXXXX) && trap 'rm -rf "$$root"' EXIT && \
 copy=$$root/ansible_collections/vobiz/sip && log=$$root/$(1).log && mkdir -p $$copy && \
-tar -C $(CURDIR) --exclude=./.venv --exclude=./.build --exclude=./.git --exclude=./tests/output --exclude=./dist \
+tar -C $(CURDIR) --exclude=./.venv --exclude=./.build --exclude=./.ansible --exclude=./.git --exclude=./tests/output --exclude=./dist \
     --exclude='__pycache__' --exclude=./.pytest_cache -cf - . | tar -C $$copy -xf - && \
 git -C $$copy init -q && \
 (cd $$copy && HOME=$(TEST_HOME) $(BIN)/ansible-test $(1) --venv --python $(PY_VERSION) --color no 2>&1 | tee $$log) && \

@@ -47,7 +47,7 @@ RUN = SHELL + ("console",)
 SHOWN_ONLY = ("text", "ini", "python", "markdown", "jinja", "diff", "toml", "mermaid", "xml")
 DOCUMENTS = ["README.md"] + sorted(os.path.relpath(path, REPO_ROOT) for path in glob.glob(os.path.join(REPO_ROOT, "docs", "*.md")))
 # Copying these into a document's working copy would be slow (venvs) or wrong (build output).
-NOT_COPIED = (".venv", ".build", ".git", "dist", "tests/output", "bench/out", "__pycache__", ".pytest_cache")
+NOT_COPIED = (".venv", ".build", ".ansible", ".git", "dist", "tests/output", "bench/out", "__pycache__", ".pytest_cache")
 
 
 @dataclass

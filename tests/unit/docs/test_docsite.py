@@ -18,7 +18,8 @@ from ansible_collections.vobiz.sip.tests.conftest import REPO_ROOT
 
 DOCSITE = os.path.join(REPO_ROOT, "docs", "docsite")
 GUIDES_PAGE = os.path.join(DOCSITE, "rst", "guides.rst")
-# The event source lives outside plugins/, where antsibull-docs does not look: this guide is its only documentation.
+# The event source lives outside plugins/, where antsibull-docs does not look: this guide explains it, and
+# docs/docsite/rst/event_source.rst (hacking/event_source_page.py) is its reference.
 EVENTS_GUIDE = "docs/events.md"
 EVENT_SOURCE = "extensions/eda/plugins/event_source/endpoint_events.py"
 _RST_LINK = re.compile(r"`[^`<]+<([^>]+)>`__")
