@@ -182,7 +182,7 @@ PATH=$(DOCS_VENV)/bin:$$PATH antsibull-docs sphinx-init --use-current --fail-on-
     --index-rst-source hacking/docsite_index.rst --project vobiz.sip --title 'vobiz.sip documentation' \
     --html-short-title vobiz.sip --copyright 'vobiz.sip maintainers' vobiz.sip >/dev/null && \
 $(DOCS_VENV)/bin/python hacking/offline_intersphinx.py $(1)/src && \
-PATH=$(DOCS_VENV)/bin:$$PATH antsibull-docs --config-file $(1)/src/antsibull-docs.cfg collection --use-current \
+PATH=$(DOCS_VENV)/bin:$$PATH antsibull-docs --config-file $(CURDIR)/hacking/antsibull-docs.cfg collection --use-current \
     --fail-on-error --cleanup everything --dest-dir $(1)/src/rst vobiz.sip && \
 $(DOCS_VENV)/bin/sphinx-build -M html $(1)/src/rst $(1) -c $(1)/src -q $(2)
 endef
