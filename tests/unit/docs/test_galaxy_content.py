@@ -78,3 +78,50 @@ def test_docsite_page_of_the_event_source_is_current():
         committed = handle.read()
     assert committed == event_source_page.page_text(), (
         "docs/docsite/rst/event_source.rst is stale: run python hacking/event_source_page.py and commit it")
+
+
+def creating_items(tasks):
+    """(task name, item) for each config item of a vobiz.sip.endpoints task whose state may create endpoints."""
+    for task in tasks:
+        args = task.get("vobiz.sip.endpoints") or {}
+        if args.get("state", "merged") in ("merged", "replaced") and isinstance(args.get("config"), list):
+            for item in args["config"]:
+                yield task["name"], item
+
+
+def test_endpoints_examples_give_a_password_to_every_phone_they_may_create():
+    """On a fresh account merged and replaced create the phones they name, and creating needs a password."""
+    from ansible_collections.vobiz.sip.plugins.modules import endpoints  # pylint: disable=import-outside-toplevel
+    with open(os.path.join(REPO_ROOT, "docs", "modules.md"), encoding="utf-8") as handle:
+        guide = re.search(r"### One example per state\n\n```yaml\n(.*?)```", handle.read(), re.S).group(1)
+    items = list(creating_items(yaml.safe_load(endpoints.EXAMPLES))) + list(creating_items(yaml.safe_load(guide)))
+    assert len(items) >= 6
+    missing = ["%s: %s" % (name, item["username"]) for name, item in items if "password" not in item]
+    assert not missing, "examples that fail on a fresh account for a missing password: %s" % missing
+
+
+def test_every_module_was_added_in_a_released_version():
+    """version_added names the release whose changelog lists the module."""
+    with open(os.path.join(REPO_ROOT, "changelogs", "changelog.yaml"), encoding="utf-8") as handle:
+        releases = set(yaml.safe_load(handle)["releases"])
+    with open(os.path.join(REPO_ROOT, "galaxy.yml"), encoding="utf-8") as handle:
+        releases.add(str(yaml.safe_load(handle)["version"]))
+    for path in glob.glob(os.path.join(REPO_ROOT, "plugins", "modules", "*.py")):
+        strings = event_source_page.module_strings(path)
+        added = yaml.safe_load(strings["DOCUMENTATION"]).get("version_added")
+        assert str(added) in releases, "%s: version_added %s is no release" % (os.path.relpath(path, REPO_ROOT), added)
+
+
+def test_vaulted_inventory_example_is_the_simulators_account_as_it_says():
+    """The vaulted EXAMPLES block says how to try it against `make simulator`: its token and the auth_id it names
+    must be the simulator's sample account."""
+    from ansible.parsing.vault import VaultLib, VaultSecret  # pylint: disable=import-outside-toplevel
+    from ansible_collections.vobiz.sip.plugins.inventory import endpoints  # pylint: disable=import-outside-toplevel
+    block = next(block for block in endpoints.EXAMPLES.split("\n---\n") if "!vault" in block)
+    password = re.search(r"vaulted with the password (\S+?):", block).group(1)
+    auth_id = re.search(r"the simulator's account, (MA_\w+), as auth_id", block).group(1)
+    vaulted = yaml.safe_load(block.replace("!vault |", "|"))["auth_token"]
+    token = VaultLib([("default", VaultSecret(password.encode()))]).decrypt(vaulted).decode()
+    with open(os.path.join(REPO_ROOT, "tests", "simulator", "data", "sample.yaml"), encoding="utf-8") as handle:
+        sample = yaml.safe_load(handle)
+    assert (auth_id, token) == (sample["auth_id"], sample["auth_token"])
