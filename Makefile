@@ -105,7 +105,7 @@ demo: setup
 # Ctrl-C; it prints the export lines and an inventory file to try. SIMULATOR_ARGS="--shape rich" passes switches.
 SIMULATOR_PORT ?= 8800
 simulator: setup
-	$(BIN)/python hacking/simulator.py --port $(SIMULATOR_PORT) $(SIMULATOR_ARGS)
+	exec $(BIN)/python hacking/simulator.py --port $(SIMULATOR_PORT) $(SIMULATOR_ARGS)
 
 # Each gate in turn; stops at the first red one, and says which gate ran, how it ended and how long it took.
 test:
