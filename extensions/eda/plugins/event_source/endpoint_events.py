@@ -7,6 +7,8 @@ The reference is DOCUMENTATION below, in the format ansible-doc reads (galaxy-im
 docs/events.md explains it with examples.
 """
 
+from __future__ import annotations
+
 DOCUMENTATION = r"""
 ---
 short_description: An event for each change of the SIP endpoints of a Vobiz account
@@ -118,7 +120,6 @@ EXAMPLES = r"""
           name: page_on_call.yml
 """
 
-from __future__ import annotations
 
 import asyncio
 import importlib
