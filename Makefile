@@ -16,6 +16,7 @@ TEST_HOME := $(BUILD)/home
 # Tools with pins of their own get their own venvs, so they never move the ansible-core the tests run on.
 LINT_VENV := $(BUILD)/venv-lint
 DOCS_VENV := $(BUILD)/venv-docs
+IMPORTER_VENV := $(BUILD)/venv-importer
 # ansible-rulebook (aiohttp, psycopg, drools_jpy...) for the event source's integration test. The test runs it from
 # here, with .venv/bin first on PATH: its actions run the ansible-core under test, and its ansible-galaxy finds vobiz.sip.
 RULEBOOK_VENV := $(BUILD)/venv-rulebook
@@ -46,7 +47,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PATH := $(BIN):$(PATH)
 
 # The gates of `make test`, cheapest first. Each one fails on any finding.
-TEST_STAGES := unit build integration lint docsite docs-lint changelog-lint ee-check sanity ansible-test-units
+TEST_STAGES := unit build importer integration lint docsite docs-lint changelog-lint ee-check sanity ansible-test-units
 
 .PHONY: help setup demo simulator changelog test $(TEST_STAGES) installed rulebook docs test-matrix clean bench
 
@@ -83,6 +84,9 @@ $(LINT_VENV)/.installed: hacking/requirements-lint.txt
 $(DOCS_VENV)/.installed: hacking/requirements-docs.txt
 	$(call tool-venv,$(DOCS_VENV),$<)
 
+$(IMPORTER_VENV)/.installed: hacking/requirements-importer.txt
+	$(call tool-venv,$(IMPORTER_VENV),$<)
+
 $(RULEBOOK_VENV)/.installed: hacking/requirements-rulebook.txt
 	$(call tool-venv,$(RULEBOOK_VENV),$<)
 
@@ -106,7 +110,7 @@ demo: setup
 # Ctrl-C; it prints the export lines and an inventory file to try. SIMULATOR_ARGS="--shape rich" passes switches.
 SIMULATOR_PORT ?= 8800
 simulator: setup
-	$(BIN)/python hacking/simulator.py --port $(SIMULATOR_PORT) $(SIMULATOR_ARGS)
+	exec $(BIN)/python hacking/simulator.py --port $(SIMULATOR_PORT) $(SIMULATOR_ARGS)
 
 # Each gate in turn; stops at the first red one, and says which gate ran, how it ended and how long it took.
 test:
@@ -126,6 +130,25 @@ build: setup
 	rm -f dist/vobiz-sip-*.tar.gz
 	$(BIN)/ansible-galaxy collection build --output-path dist --force
 
+# What Galaxy and Automation Hub run on every upload: galaxy-importer on the tarball, with the settings of
+# hacking/galaxy-importer.cfg (its ansible-doc and ansible-lint, offline; not ansible-test, which `make sanity` runs).
+# It fails on any ERROR or WARNING line of its log (.build/logs/importer.log, its result in importer_result.json).
+# IMPORTER_REQUIRE_V1=0 switches off Automation Hub's "1.0.0 or later" check, to try a pre-release version.
+IMPORTER_REQUIRE_V1 ?= 1
+importer: setup $(IMPORTER_VENV)/.installed $(if $(filter $(BUILT_TARBALL),$(COLLECTION_TARBALL)),build)
+	mkdir -p $(LOGS)
+	work=$(BUILD)/importer.$(RUN_ID) && rm -rf $$work && mkdir -p $$work/tmp && trap 'rm -rf '$$work EXIT; status=0; \
+	(cd $$work && PATH=$(IMPORTER_VENV)/bin:$$PATH GALAXY_IMPORTER_CONFIG=$(CURDIR)/hacking/galaxy-importer.cfg \
+	    GALAXY_IMPORTER_REQUIRE_V1_OR_GREATER=$(IMPORTER_REQUIRE_V1) GALAXY_IMPORTER_TMP_ROOT_DIR=$$work/tmp \
+	    GALAXY_IMPORTER_ANSIBLE_LOCAL_TMP=$$work/tmp/ansible \
+	    $(IMPORTER_VENV)/bin/python -m galaxy_importer.main $(COLLECTION_TARBALL)) 2>&1 | tee $$work/importer.log || status=$$?; \
+	cp $$work/importer.log $(LOGS)/importer.log; \
+	if [ -e $$work/importer_result.json ]; then cp $$work/importer_result.json $(LOGS)/importer_result.json; fi; \
+	if [ $$status != 0 ]; then echo "galaxy-importer failed (exit status $$status): see above"; exit 1; fi; \
+	if grep -E '^(ERROR|WARNING)|\[(ERROR|WARNING)\]' $$work/importer.log; then \
+	    echo "galaxy-importer logged the ERROR or WARNING lines above (the whole log: $(LOGS)/importer.log)"; exit 1; fi; \
+	grep -q '^Importer processing completed successfully' $$work/importer.log
+
 # A fresh install of the tarball (with the checkout out of sight, or ansible-galaxy would call it installed already);
 # `collection verify` checks the installed files against the tarball's manifest.
 installed: setup $(if $(filter $(BUILT_TARBALL),$(COLLECTION_TARBALL)),build)
@@ -141,11 +164,18 @@ INTEGRATION_TESTS ?= tests/integration
 integration: installed rulebook $(SDK_VENV)/.installed
 	trap 'rm -rf $(INSTALLED)' EXIT; $(RULEBOOK_JAVA) VOBIZ_TEST_COLLECTIONS_PATH=$(INSTALLED) $(PYTEST) --durations=15 $(INTEGRATION_TESTS)
 
+# Plain `ansible-lint`, as a contributor runs it in a clone: no ANSIBLE_ paths in its environment, so it resolves
+# vobiz.sip itself (.ansible-lint says how), and it must leave behind no file that git does not know.
 lint: setup $(LINT_VENV)/.installed
 	mkdir -p $(LOGS)
-	PATH=$(LINT_VENV)/bin:$$PATH XDG_CACHE_HOME=$(BUILD)/cache $(LINT_VENV)/bin/ansible-lint --nocolor 2>&1 | tee $(LOGS)/lint.$(RUN_ID).log
-	mv $(LOGS)/lint.$(RUN_ID).log $(LOGS)/lint.log
-	grep -q "Profile 'production' was required, and it passed" $(LOGS)/lint.log
+	git status --porcelain --untracked-files=all > $(BUILD)/git-status.$(RUN_ID)
+	trap 'rm -f $(BUILD)/git-status.$(RUN_ID)' EXIT; \
+	env -u ANSIBLE_COLLECTIONS_PATH PATH=$(LINT_VENV)/bin:$$PATH XDG_CACHE_HOME=$(BUILD)/cache $(LINT_VENV)/bin/ansible-lint --nocolor 2>&1 \
+	    | tee $(LOGS)/lint.$(RUN_ID).log && \
+	mv $(LOGS)/lint.$(RUN_ID).log $(LOGS)/lint.log && \
+	grep -q "Profile 'production' was required, and it passed" $(LOGS)/lint.log && \
+	{ git status --porcelain --untracked-files=all | diff $(BUILD)/git-status.$(RUN_ID) - || \
+	  { echo "ansible-lint left the files above behind, unknown to git"; exit 1; }; }
 
 # The docsite: antsibull-docs' standard collection site (the look of docs.ansible.com), built from the plugins',
 # modules' and roles' own documentation (ansible-doc --metadata-dump, so new plugins appear by themselves) and the
@@ -157,7 +187,7 @@ PATH=$(DOCS_VENV)/bin:$$PATH antsibull-docs sphinx-init --use-current --fail-on-
     --index-rst-source hacking/docsite_index.rst --project vobiz.sip --title 'vobiz.sip documentation' \
     --html-short-title vobiz.sip --copyright 'vobiz.sip maintainers' vobiz.sip >/dev/null && \
 $(DOCS_VENV)/bin/python hacking/offline_intersphinx.py $(1)/src && \
-PATH=$(DOCS_VENV)/bin:$$PATH antsibull-docs --config-file $(1)/src/antsibull-docs.cfg collection --use-current \
+PATH=$(DOCS_VENV)/bin:$$PATH antsibull-docs --config-file $(CURDIR)/hacking/antsibull-docs.cfg collection --use-current \
     --fail-on-error --cleanup everything --dest-dir $(1)/src/rst vobiz.sip && \
 $(DOCS_VENV)/bin/sphinx-build -M html $(1)/src/rst $(1) -c $(1)/src -q $(2)
 endef
@@ -217,7 +247,7 @@ define ansible-test
 mkdir -p $(LOGS) $(BUILD)/ansible-test
 root=$$(mktemp -d $(BUILD)/ansible-test/$(1).XXXXXX) && trap 'rm -rf "$$root"' EXIT && \
 copy=$$root/ansible_collections/vobiz/sip && log=$$root/$(1).log && mkdir -p $$copy && \
-tar -C $(CURDIR) --exclude=./.venv --exclude=./.build --exclude=./.git --exclude=./tests/output --exclude=./dist \
+tar -C $(CURDIR) --exclude=./.venv --exclude=./.build --exclude=./.ansible --exclude=./.git --exclude=./tests/output --exclude=./dist \
     --exclude='__pycache__' --exclude=./.pytest_cache -cf - . | tar -C $$copy -xf - && \
 git -C $$copy init -q && \
 (cd $$copy && HOME=$(TEST_HOME) $(BIN)/ansible-test $(1) --venv --python $(PY_VERSION) --color no 2>&1 | tee $$log) && \

@@ -8,7 +8,10 @@ another terminal. Options of tests/simulator/vobiz_simulator.py (--shape rich, -
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import os
+import signal
 import subprocess
 import sys
 
@@ -37,6 +40,29 @@ account" in README.md). Press Ctrl-C to stop the simulator.
 """
 
 
+# How long the simulator may take to stop on SIGTERM before it is killed.
+STOP_SECONDS = 10
+# Linux's prctl(PR_SET_PDEATHSIG): the kernel sends a process this signal when its parent ends.
+_PR_SET_PDEATHSIG = 1
+
+
+class _Stopped(Exception):
+    """SIGTERM or SIGHUP reached this process (`kill` of it or of make, a closed terminal)."""
+
+
+def _stop_on_signal(signum, _frame):
+    raise _Stopped(signum)
+
+
+def _die_with(parent):
+    """In the simulator's process, before it runs: SIGTERM when `parent` (this process) ends, even by SIGKILL, so that
+    it is never left serving, re-parented to init. Only Linux has it; elsewhere the SIGTERM handler below does the work."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:  # the parent ended before prctl: nobody would send the signal
+            os._exit(1)
+
+
 def main(argv):
     data = SAMPLE
     if "--data" in argv:
@@ -45,9 +71,14 @@ def main(argv):
         argv = ["--data", SAMPLE] + argv
     account = load_data(os.path.join(REPO, data) if not os.path.isabs(data) else data)
     # The simulator's own CLI runs in the foreground (it stops on SIGINT or SIGTERM); this process only reads its
-    # "listening" line to print the URL it really got (--port 0 picks one).
+    # "listening" line to print the URL it really got (--port 0 picks one). GNU make passes a SIGTERM it gets on to
+    # this process (`make simulator` runs it with exec), and a closed terminal sends SIGHUP: either stops the
+    # simulator too, as Ctrl-C does.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _stop_on_signal)
     with subprocess.Popen([sys.executable, os.path.join(REPO, "tests", "simulator", "vobiz_simulator.py")] + argv,
-                          cwd=REPO, stdout=subprocess.PIPE, text=True) as simulator:
+                          cwd=REPO, stdout=subprocess.PIPE, text=True,
+                          preexec_fn=functools.partial(_die_with, os.getpid())) as simulator:  # pylint: disable=subprocess-popen-preexec-fn
         try:
             line = simulator.stdout.readline()
             prefix = LISTENING_MESSAGE.split("{url}", maxsplit=1)[0]
@@ -61,6 +92,16 @@ def main(argv):
             simulator.wait()
             print("simulator stopped")
             return 0
+        except _Stopped as stopped:  # only this process got it: stop the simulator (it stops cleanly on SIGTERM)
+            simulator.terminate()
+            try:
+                simulator.wait(timeout=STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                simulator.kill()
+                simulator.wait()
+            signum = stopped.args[0]
+            print("simulator stopped (%s)" % signal.Signals(signum).name, flush=True)
+            return 128 + signum
 
 
 if __name__ == "__main__":

@@ -222,7 +222,8 @@ auth_token: "{{ lookup('ansible.builtin.env', 'VOBIZ_PROD_TOKEN') }}"
 ---
 # The token vaulted inline: ansible-vault encrypt_string --name auth_token 'the-token'
 # then run with --ask-vault-pass or --vault-password-file. (The value below is the bundled simulator's demo
-# token, vaulted with the password vobiz-example-vault-password, so that this example can be tried as it is.)
+# token, vaulted with the password vobiz-example-vault-password: to try this example against `make simulator`,
+# write the simulator's account, MA_DEMO0001, as auth_id.)
 plugin: vobiz.sip.endpoints
 auth_id: MA_XXXXXXXX
 auth_token: !vault |

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: endpoint_drift
 short_description: Compare the Vobiz endpoints with a desired list, write the drift reports, optionally converge
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - The engine of the R(vobiz.sip.endpoint_drift role,ansible_collections.vobiz.sip.endpoint_drift_role); use the role, which
     validates its variables and reports and fails as documented there.

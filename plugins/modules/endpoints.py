@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: endpoints
 short_description: Manage the SIP endpoints of a Vobiz account as one resource
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Makes the endpoints of a Vobiz account (or of the part O(filters) selects) match a list, as Ansible's network
     resource modules do for VLANs or interfaces - one O(config) list, and O(state) saying what the list means.
@@ -158,6 +158,7 @@ EXAMPLES = r"""
         alias: Front desk phone
         application: Front Desk
       - username: deskphone02
+        password: "{{ vault_deskphone02_password }}"   # used only when the phone is created
         alias: Back office phone
     state: merged
 
@@ -165,6 +166,7 @@ EXAMPLES = r"""
   vobiz.sip.endpoints:
     config:
       - username: deskphone01
+        password: "{{ vault_deskphone01_password }}"   # used only when the phone is created
         alias: Front desk phone
         application: Front Desk
         allow_video: true

@@ -45,9 +45,11 @@ EXITS = re.compile(r"^\s*<!--\s*exits:\s*(?P<code>\d+)\s*-->\s*$")
 SHELL = ("sh", "shell", "bash")
 RUN = SHELL + ("console",)
 SHOWN_ONLY = ("text", "ini", "python", "markdown", "jinja", "diff", "toml", "mermaid", "xml")
-DOCUMENTS = ["README.md"] + sorted(os.path.relpath(path, REPO_ROOT) for path in glob.glob(os.path.join(REPO_ROOT, "docs", "*.md")))
+DOCUMENTS = ["README.md", "CONTRIBUTING.md"] + sorted(
+    os.path.relpath(path, REPO_ROOT) for pattern in (("docs", "*.md"), ("roles", "*", "README.md"))
+    for path in glob.glob(os.path.join(REPO_ROOT, *pattern)))
 # Copying these into a document's working copy would be slow (venvs) or wrong (build output).
-NOT_COPIED = (".venv", ".build", ".git", "dist", "tests/output", "bench/out", "__pycache__", ".pytest_cache")
+NOT_COPIED = (".venv", ".build", ".ansible", ".git", "dist", "tests/output", "bench/out", "__pycache__", ".pytest_cache")
 
 
 @dataclass
@@ -234,6 +236,34 @@ def test_rulebook_blocks_are_checked_as_the_event_source_checks_its_arguments():
     assert yaml_kind(good) == "rulebook" and not runs(good) and problems_of(good) is None
     assert "unknown argument intervall (did you mean interval?)" in problems_of(misspelt)
     assert "the event source is vobiz.sip.endpoint_events" in problems_of(wrong_name)
+
+
+def playbook_blocks(document=None):
+    return [block for block in all_blocks() if block.lang in ("yaml", "yml") and yaml_kind(block) == "playbook"
+            and document in (None, block.document)]
+
+
+def test_plays_on_localhost_run_modules_on_the_python_of_ansible():
+    """A play that names localhost (run with -i localhost,) runs modules on the Python Ansible discovers there, which
+    may lack requests: every such play of the docs sets ansible_python_interpreter, as users copy them."""
+    plays = [(block.where, play) for block in playbook_blocks() for play in yaml.safe_load(block.text) if play["hosts"] == "localhost"]
+    assert len(plays) > 3
+    missing = [where for where, play in plays
+               if (play.get("vars") or {}).get("ansible_python_interpreter") != "{{ ansible_playbook_python }}"]
+    assert not missing, "plays on localhost without ansible_python_interpreter: {{ ansible_playbook_python }}: %s" % missing
+
+
+def role_vars(play, role):
+    return next(item.get("vars", {}) for item in play["roles"] if item["role"] == role)
+
+
+def test_drift_guide_play_is_the_example_whose_output_it_shows():
+    """docs/drift.md shows the output of docs/examples/drift.yml: its play must set what that one sets."""
+    with open(os.path.join(REPO_ROOT, "docs", "examples", "drift.yml"), encoding="utf-8") as handle:
+        example = role_vars(yaml.safe_load(handle)[0], "vobiz.sip.endpoint_drift")
+    guide = role_vars(yaml.safe_load(playbook_blocks("docs/drift.md")[0].text)[0], "vobiz.sip.endpoint_drift")
+    assert example.pop("endpoint_drift_report_dir") and guide.pop("endpoint_drift_report_dir")
+    assert guide == example
 
 
 @pytest.fixture(scope="module")

@@ -16,12 +16,13 @@ import shlex
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 import requests
 
 from ansible_collections.vobiz.sip.tests.conftest import REPO_ROOT
-from ansible_collections.vobiz.sip.tests.harness import hang_guard, start_in_own_session, stop_process_tree
+from ansible_collections.vobiz.sip.tests.harness import group_members, hang_guard, start_in_own_session, stop_process_tree
 from ansible_collections.vobiz.sip.tests.integration.test_docs_commands import fenced_blocks, run_shell_command
 from ansible_collections.vobiz.sip.tests.integration.conftest import one_line
 
@@ -69,6 +70,17 @@ def test_make_demo_on_a_fresh_clone(clone, tmp_path):
     assert any("FAILED registered: 1 of 3 listed endpoints fail: 1 not registered: heidi909" in line for line in lines)
     assert any("changed rupert516 (113067043515650): alias: wanted 'Rupert516 Front Desk'" in line for line in lines)
     assert any("No drift." in line for line in lines)
+    # What the README says of the demo's steps is what they print.
+    with open(os.path.join(REPO_ROOT, "README.md"), encoding="utf-8") as handle:
+        readme = " ".join(handle.read().split())
+    check_mode = completed.stdout.split("endpoint_drift_remediate=true --check\n", 1)[1].split("\n--- exit ", 1)[0]
+    assert "(`changed=%s`:" % re.search(r" changed=(\d+) ", check_mode).group(1) in readme
+    audit = re.search(r"endpoint audit of 300 endpoints: (\d+) checks, (\d+) passed, (\d+) failed .*?, (\d+) warning", completed.stdout)
+    checks, passed, failed, warnings = map(int, audit.groups())
+    assert "of %d checks, %d pass and %d fail" % (checks, passed, failed) in readme
+    # The audit names the checks it switched on; those the records could not answer are the summary's warnings.
+    switched_on = re.search(r'"msg": "checks switched on: ([^;]*);', completed.stdout).group(1).split(", ")
+    assert len(switched_on) == checks + warnings, switched_on
 
 
 def try_it_blocks():
@@ -158,3 +170,36 @@ def test_try_it_on_your_account_with_make_simulator(clone, tmp_path):
         assert simulator.interrupt() is not None, "make simulator did not stop on SIGINT"
     finally:
         simulator.stop()
+
+
+def test_make_simulator_stops_when_make_is_killed(clone, tmp_path):
+    """`kill` (SIGTERM) of make's own process, not its group as Ctrl-C, stops the simulator: nothing is left serving,
+    re-parented to init. (GNU make passes SIGTERM on to its children; on SIGHUP or SIGINT it waits for them.)"""
+    home = tmp_path / "home"
+    home.mkdir()
+    simulator = SimulatorProcess(str(clone), user_env(home))
+    try:
+        url = simulator.export_lines()["VOBIZ_API_URL"]
+        assert requests.get(url + "/_sim/requests", timeout=60).ok
+        group = group_members(simulator.process.pid)
+        assert len(group) >= 2, "make simulator runs no process besides make: %s" % group  # make and the simulator
+        os.kill(simulator.process.pid, signal.SIGTERM)
+        simulator.process.wait(timeout=hang_guard(2))
+        deadline = time.monotonic() + hang_guard(2)
+        while time.monotonic() < deadline and any(alive(pid) for pid in group):
+            time.sleep(0.1)
+        left = sorted(pid for pid in group if alive(pid))
+        assert not left, "processes of make simulator still running after make got SIGTERM: %s" % left
+        with pytest.raises(requests.ConnectionError):
+            requests.get(url + "/_sim/requests", timeout=60)
+    finally:
+        simulator.stop()
+
+
+def alive(pid):
+    """Whether a process runs (a zombie, dead but not yet reaped by its parent, does not count)."""
+    try:
+        with open("/proc/%d/stat" % pid, encoding="utf-8") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

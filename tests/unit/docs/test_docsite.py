@@ -18,7 +18,8 @@ from ansible_collections.vobiz.sip.tests.conftest import REPO_ROOT
 
 DOCSITE = os.path.join(REPO_ROOT, "docs", "docsite")
 GUIDES_PAGE = os.path.join(DOCSITE, "rst", "guides.rst")
-# The event source lives outside plugins/, where antsibull-docs does not look: this guide is its only documentation.
+# The event source lives outside plugins/, where antsibull-docs does not look: this guide explains it, and
+# docs/docsite/rst/event_source.rst (hacking/event_source_page.py) is its reference.
 EVENTS_GUIDE = "docs/events.md"
 EVENT_SOURCE = "extensions/eda/plugins/event_source/endpoint_events.py"
 _RST_LINK = re.compile(r"`[^`<]+<([^>]+)>`__")
@@ -27,6 +28,11 @@ _RST_LINK = re.compile(r"`[^`<]+<([^>]+)>`__")
 def load_yaml(*path):
     with open(os.path.join(REPO_ROOT, *path), encoding="utf-8") as handle:
         return yaml.safe_load(handle)
+
+
+def read_text(path):
+    with open(os.path.join(REPO_ROOT, path), encoding="utf-8") as handle:
+        return handle.read()
 
 
 def repository_url():
@@ -72,3 +78,16 @@ def test_docsite_links_name_the_collections_repository():
     assert github == repository_url()
     assert links["issue_tracker"] == load_yaml("galaxy.yml")["issues"]
     assert all(link["url"].startswith(github + "/") for link in links["extra_links"])
+
+
+def test_install_commands_agree_with_the_readme():
+    """README.md says the collection is not on Galaxy: no page may tell users to install vobiz.sip from there, and
+    the docsite's install line (antsibull-docs' collection_install) is one of the README's."""
+    readme = read_text("README.md")
+    assert "not on Galaxy yet" in readme
+    pages = ["README.md"] + ["docs/" + name for name in os.listdir(os.path.join(REPO_ROOT, "docs")) if name.endswith(".md")]
+    pages += ["docs/docsite/rst/" + name for name in os.listdir(os.path.join(DOCSITE, "rst"))]
+    galaxy = [page for page in pages if re.search(r"collection install vobiz\.sip\b", read_text(page))]
+    assert not galaxy, "these pages say to install vobiz.sip from Galaxy: %s" % galaxy
+    docsite_install = re.search(r'^\s*vobiz\.sip = "(ansible-galaxy collection install [^"]+)"', read_text("hacking/antsibull-docs.cfg"), re.M).group(1)
+    assert docsite_install in readme
