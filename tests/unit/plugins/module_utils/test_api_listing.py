@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
-from ansible_collections.vobiz.sip.plugins.module_utils import api as api_module
+from ansible_collections.vobiz.sip.plugins.module_utils import api as api_module, paging
 from ansible_collections.vobiz.sip.plugins.module_utils.api import MAX_RETRY_WAIT, VobizClient, VobizError
 from ansible_collections.vobiz.sip.tests.simulator.vobiz_simulator import Simulator, generate_data
 
@@ -267,7 +267,7 @@ def test_listing_timeout_says_how_far_the_listing_got():
 
 
 def test_progress_lines_while_a_listing_is_slow(monkeypatch):
-    monkeypatch.setattr(api_module, "PROGRESS_EVERY", 0.3)
+    monkeypatch.setattr(paging, "PROGRESS_EVERY", 0.3)
     lines = []
     with Simulator(generate_data(250), latency_ms=60) as sim:
         client = VobizClient(sim.auth_id, sim.auth_token, api_url=sim.url, page_size=10, max_concurrency=2,
