@@ -46,8 +46,11 @@ class _Walk:
     first record to its last, and every record that existed throughout the walk is in some page, whatever
     the timing of the pages. A create or delete in front of a page not yet fetched shifts that page, it no
     longer starts with the expected record, and the walk is broken (even when total_count never moves). The
-    last page must end the list: shorter than a page, or ending exactly at its own total_count; when it is
-    full and its total_count says more, records were added at the end and the walk goes on.
+    last page must end the list: shorter than a page and ending exactly at its own total_count. A full page
+    ending exactly at total_count is no end (a total_count that is too small would hide the rest): the page
+    after it, at offset total_count - 1, must hold just the overlap record; when a full page's total_count
+    says more, records were added at the end and the walk goes on. And the walk must add up: its distinct
+    records are exactly the total_count it ended on (an id served twice means another record was not served).
     """
 
     def __init__(self, first, page_size, key):
@@ -64,9 +67,9 @@ class _Walk:
         self.stride = limit - 1
         self.pages = {0: first}
         self.broken = not first.objects and first.total_count > 0
-        # Offsets stride, 2 * stride, ... below _planned_end (the last page must reach index total_count - 1);
-        # computed as needed, never listed: a lying total_count of a billion must cost nothing up front.
-        self._planned_end = first.total_count - 1 if first.objects else 0
+        # Offsets stride, 2 * stride, ... below _planned_end (the last page must be short, so it must start below
+        # total_count); computed as needed, never listed: a lying total_count of a billion must cost nothing up front.
+        self._planned_end = first.total_count if first.objects else 0
         self._next = self.stride
         self._end_offset = 0 if first.objects and self._ends_list(first) else float("inf")
 
@@ -88,7 +91,7 @@ class _Walk:
             self._end_offset = min(self._end_offset, page.offset)
         elif page.offset + self.stride >= self._planned_end:
             # The last page planned, full, and its total_count says there is more: records were added; walk on.
-            self._planned_end = max(self._planned_end, page.total_count - 1)
+            self._planned_end = max(self._planned_end, page.total_count)
 
     def objects_so_far(self):
         return sum(len(page.objects) for page in self.pages.values()) - (len(self.pages) - 1)
@@ -105,7 +108,11 @@ class _Walk:
             if index and (page.offset - pages[index - 1].offset != self.stride or not self._chained(pages[index - 1], page)):
                 break
             if self._ends_list(page):
-                return pages[:index + 1], None
+                pages = pages[:index + 1]
+                distinct = len(_unique(pages, self.key))
+                if distinct != page.total_count:
+                    return pages, "the API reported total_count %s but served %s distinct records" % (page.total_count, distinct)
+                return pages, None
         totals = [page.total_count for page in pages]
         if len(set(totals)) > 1:
             return pages, "total_count moved from %s to %s while paging" % (first.total_count, totals[-1])
@@ -114,11 +121,16 @@ class _Walk:
         if unchained:
             return pages, ("records moved while paging although total_count stayed at %s (the page at offset %s does not "
                            "start with the record the page before it ended with)" % (first.total_count, unchained[0]))
+        past = [page for page in pages if page.offset + len(page.objects) > page.total_count]
+        if past:
+            return pages, ("the API reported total_count %s but the page at offset %s holds %s records, up to record %s"
+                           % (past[0].total_count, past[0].offset, len(past[0].objects), past[0].offset + len(past[0].objects)))
         return pages, "the API reported total_count %s but served %s distinct records" % (
             first.total_count, len(_unique(pages, self.key)))
 
     def _ends_list(self, page):
-        return page.offset + len(page.objects) == page.total_count
+        """A short page that ends at its own total_count (a full one may hide more: the next page tells)."""
+        return len(page.objects) < self.limit and page.offset + len(page.objects) == page.total_count
 
     def _consistent(self, page):
         """A short page must end at its own total_count, and no page may serve records past it."""
