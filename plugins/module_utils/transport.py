@@ -12,6 +12,7 @@ imports `requests`.
 from __future__ import annotations
 
 import email.utils
+import http.client
 import ipaddress
 import json
 import random
@@ -22,6 +23,7 @@ from urllib.parse import urlencode, urlsplit
 
 try:
     import requests
+    import urllib3.exceptions
     from urllib3.exceptions import InsecureRequestWarning
     HAS_REQUESTS = True
     REQUESTS_IMPORT_ERROR = None
@@ -40,6 +42,11 @@ _LOOPBACK_NAMES = ("localhost",)
 _RETRYABLE_STATUS = frozenset((429, 500, 502, 503, 504))
 # What request() returns for a 404 when the caller said missing_ok (an empty body is None).
 MISSING = object()
+# The largest reply read (a page of 100 rich records is about 100 KB): a larger one is an error, not retried, so at most
+# max_concurrency replies of this size are held at once.
+MAX_REPLY_BYTES = 16 * 1024 * 1024
+# A reply's body is read this much at most per socket read, the deadline checked between reads.
+_CHUNK_BYTES = 64 * 1024
 _HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _WHITESPACE = re.compile(r"\s+")
 
@@ -63,14 +70,22 @@ class HttpTransport:
             sent_at = self._rate.acquire(listing)
             refused = False
             started = time.monotonic()
+            # A wall-clock deadline for the whole reply, body included (requests' timeout bounds each socket read
+            # only, so a server sending a byte a second would never end); never past the listing's deadline.
+            deadline = started + self.timeout if listing is None else min(started + self.timeout, listing.deadline)
             try:
-                timeout = self.timeout if listing is None else max(0.1, min(self.timeout, listing.remaining()))
+                timeout = max(0.1, deadline - started)
                 # verify per request: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override a Session's
                 # verify=False, which would silently turn validate_certs: false back on.
                 # No redirects: requests would carry X-Auth-Token to any host a redirect names (it strips only
                 # Authorization), so the token goes to api_url and nowhere else.
                 response = self._session.request(method, self.api_url + self._path(resource), params=params, json=json_body,
-                                                 timeout=timeout, verify=self._session.verify, allow_redirects=False)
+                                                 timeout=timeout, verify=self._session.verify, allow_redirects=False,
+                                                 stream=True)
+                try:
+                    _read_body(response, deadline, label)
+                finally:
+                    response.close()  # back to the pool when read whole; closed when not
             except requests.exceptions.RequestException as exc:
                 self._rate.release(sent_at, "failed")
                 self._count("requests")
@@ -116,7 +131,10 @@ class HttpTransport:
             if status >= 400:
                 raise self._http_error(response, label, attempt)
             try:
-                return _decode(response)
+                body = _decode(response)
+                if body is None and status == 200 and method == "GET":
+                    raise ValueError("empty body")  # every GET of the API answers JSON: a proxy or a cut reply
+                return body
             except ValueError as exc:
                 if last or not idempotent:
                     raise VobizError("malformed reply from %s (HTTP %s): %s, after %d tries. Check api_url points at the "
@@ -159,7 +177,8 @@ class HttpTransport:
                      "or set validate_certs: false (VOBIZ_VALIDATE_CERTS=false) for a test server only" % self.api_url)
         elif isinstance(exc, requests.exceptions.Timeout):
             cause = "no answer within timeout=%ss. Raise timeout, or check the network path to %s" % (self.timeout, self.api_url)
-        elif isinstance(exc, requests.exceptions.ConnectionError) and _connection_reason(exc) in _DROPPED:
+        elif isinstance(exc, requests.exceptions.ChunkedEncodingError) or (
+                isinstance(exc, requests.exceptions.ConnectionError) and _connection_reason(exc) in _DROPPED):
             # Connected, then the connection died before the answer: api_url is fine, the path or server is not.
             cause = "the connection to %s broke before the answer came (%s). Try again later or raise retries; if it keeps " \
                     "happening check the network path or proxy" % (self.api_url, _connection_reason(exc))
@@ -203,6 +222,63 @@ def _warn_unverified(api_url, warn):
         warn("validate_certs is false: the TLS certificate of %s is not checked, so anyone on the network path could read "
              "the auth token and change the answers. Use it for a test server only; to trust a private CA keep "
              "validate_certs true and set REQUESTS_CA_BUNDLE to its certificate" % api_url)
+
+
+def _read_body(response, deadline, label):
+    """Read the reply's body into response.content, a chunk per socket read, against the wall-clock deadline and
+    MAX_REPLY_BYTES. Raises requests' ReadTimeout past the deadline, ChunkedEncodingError when the connection broke
+    mid-body, and VobizError (not retried) when the reply is too large."""
+    length = response.headers.get("Content-Length", "").strip()
+    if length.isdigit() and int(length) > MAX_REPLY_BYTES:
+        raise _too_large(label, " (Content-Length: %s)" % length)
+    read = _chunk_reader(response.raw)
+    sock = getattr(getattr(response.raw, "_connection", None), "sock", None)
+    chunks, size = [], 0
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise requests.exceptions.ReadTimeout("the reply did not end within the deadline")
+            if sock is not None:  # a socket read that waits for nothing ends at the deadline too (urllib3 resets it)
+                sock.settimeout(max(0.05, min(left, sock.gettimeout() or left)))
+            chunk = read()
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > MAX_REPLY_BYTES:
+                raise _too_large(label, "")
+            chunks.append(chunk)
+    except urllib3.exceptions.SSLError as exc:
+        raise requests.exceptions.SSLError(str(exc)) from None
+    except urllib3.exceptions.DecodeError as exc:
+        raise requests.exceptions.ContentDecodingError(str(exc)) from None
+    except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
+        # A socket read cut short at the deadline surfaces as a timeout, or wrapped as a broken connection.
+        if isinstance(exc, (urllib3.exceptions.ReadTimeoutError, TimeoutError)) or time.monotonic() >= deadline:
+            raise requests.exceptions.ReadTimeout(str(exc)) from None
+        raise requests.exceptions.ChunkedEncodingError(str(exc)) from None
+    response._content = b"".join(chunks)  # pylint: disable=protected-access
+    response._content_consumed = True  # pylint: disable=protected-access
+
+
+def _chunk_reader(raw):
+    """A function giving the next piece of the decoded body (b"" at its end), one socket read at most per call."""
+    if hasattr(raw, "read1"):  # urllib3 2
+        return lambda: raw.read1(_CHUNK_BYTES)
+    # urllib3 1.26 has no read1 (its read(n) waits for n bytes): http.client's read1, decoded as urllib3 would.
+    raw._init_decoder()  # pylint: disable=protected-access
+
+    def read():
+        data = raw._fp.read1(_CHUNK_BYTES)  # pylint: disable=protected-access
+        if not data and raw._fp.length:  # pylint: disable=protected-access
+            raise urllib3.exceptions.ProtocolError("IncompleteRead: the connection closed before Content-Length")
+        return raw._decode(data, True, not data)  # pylint: disable=protected-access
+    return read
+
+
+def _too_large(label, content_length):
+    return VobizError("%s failed: the reply is larger than 16 MiB%s. Check api_url points at the Vobiz API; narrow the "
+                      "listing with filters if it does" % (label, content_length), request=label)
 
 
 def _decode(response):
@@ -252,7 +328,7 @@ def _never_reached_server(exc):
     return isinstance(exc, requests.exceptions.ConnectTimeout) or "Connection refused" in str(exc)
 
 
-_DROPPED = ("connection reset by peer", "remote end closed connection")
+_DROPPED = ("connection reset by peer", "remote end closed connection", "the reply was cut off")
 
 
 def _connection_reason(exc):
@@ -261,6 +337,8 @@ def _connection_reason(exc):
                    "Connection reset by peer", "Remote end closed connection", "No route to host"):
         if marker in text:
             return marker.lower()
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return "the reply was cut off"
     return type(exc).__name__
 
 
