@@ -12,6 +12,7 @@ request, the cause and the fix, and never the auth token.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 try:
@@ -73,13 +74,27 @@ def validate_filters(filters, option="filters"):
     if unknown:
         raise VobizError("unknown filter key%s %s in %s; the Vobiz API filters endpoints by: %s"
                          % ("s" if len(unknown) > 1 else "", ", ".join(unknown), option, ", ".join(ENDPOINT_FILTERS)))
-    return {key: _query_value(value) for key, value in filters.items()}
+    return {key: _query_value(value, "%s.%s" % (option, key)) for key, value in filters.items()}
 
 
-def _query_value(value):
+def _query_value(value, where):
+    """One filter value as query text; a list, mapping or null is an error (it would be sent as its Python text)."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if not isinstance(value, (str, int, float)):
+        raise VobizError("%s must be a single value (text, number or boolean), got %s" % (where, _kind(value)))
     return str(value)
+
+
+def _kind(value):
+    """A value's type as YAML and JSON people know it (Ansible hands lists and mappings over as subclasses)."""
+    if value is None:
+        return "null"
+    if isinstance(value, Mapping):
+        return "dict"
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return "list"
+    return type(value).__name__
 
 
 
