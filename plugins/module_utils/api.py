@@ -30,7 +30,7 @@ from ansible_collections.vobiz.sip.plugins.module_utils.paging import (  # noqa:
     _Walk,
     _unique,
 )
-from ansible_collections.vobiz.sip.plugins.module_utils.rate import _RateState, learned_bucket_rate  # noqa: F401 (re-exported)
+from ansible_collections.vobiz.sip.plugins.module_utils.rate import _RateState
 from ansible_collections.vobiz.sip.plugins.module_utils.records import (
     MalformedRecordError,
     normalize_endpoint,
@@ -42,7 +42,6 @@ from ansible_collections.vobiz.sip.plugins.module_utils.transport import (  # no
     MISSING,
     REQUESTS_IMPORT_ERROR,
     HttpTransport,
-    _api_error_text,
     _checked_api_url,
     _path_segment,
     _warn_unverified,
@@ -95,7 +94,6 @@ def _kind(value):
     if isinstance(value, (list, tuple, set, frozenset)):
         return "list"
     return type(value).__name__
-
 
 
 class VobizClient(HttpTransport):
@@ -298,7 +296,6 @@ class VobizClient(HttpTransport):
                                           "vobiz.sip accepts the compact and the rich documented shapes" % exc)) from None
 
 
-
 def _required_text(name, value, env):
     if value is None or not str(value).strip():
         raise VobizError("%s is required: set the %s option or the %s environment variable" % (name, name, env))
@@ -314,4 +311,3 @@ def _ranged(name, value, low, high):
     if number is None or not low <= number <= high:
         raise VobizError("%s must be a whole number from %s to %s, got %r" % (name, low, high, value))
     return number
-

@@ -203,7 +203,6 @@ class _Listing:
                 "filters that select fewer endpoints do" % (self.path, self.timeout, self.so_far()))
 
 
-
 def _unique(pages, key):
     seen = set()
     objects = []
@@ -216,4 +215,3 @@ def _unique(pages, key):
                 seen.add(identity)
                 objects.append(obj)
     return objects
-

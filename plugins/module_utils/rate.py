@@ -175,4 +175,3 @@ class _RateState:
         self._resumed = now + pause
         self._empty_at = sent_at
         self._tokens, self._tokens_at = 0.0, sent_at  # the API's bucket was empty; it refills while we pause
-

@@ -233,6 +233,8 @@ def _read_body(response, deadline, label):
         raise _too_large(label, " (Content-Length: %s)" % length)
     read = _chunk_reader(response.raw)
     sock = getattr(getattr(response.raw, "_connection", None), "sock", None)
+    if not hasattr(sock, "settimeout"):
+        sock = None  # no socket to bound (a proxy's tunnel): the deadline is still checked between reads
     chunks, size = [], 0
     try:
         while True:
@@ -248,12 +250,11 @@ def _read_body(response, deadline, label):
             if size > MAX_REPLY_BYTES:
                 raise _too_large(label, "")
             chunks.append(chunk)
-    except urllib3.exceptions.SSLError as exc:
-        raise requests.exceptions.SSLError(str(exc)) from None
     except urllib3.exceptions.DecodeError as exc:
         raise requests.exceptions.ContentDecodingError(str(exc)) from None
     except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
-        # A socket read cut short at the deadline surfaces as a timeout, or wrapped as a broken connection.
+        # A socket read cut short at the deadline surfaces as a timeout, or wrapped as a broken connection. A TLS
+        # error here is one too: the certificate was checked before the status line came.
         if isinstance(exc, (urllib3.exceptions.ReadTimeoutError, TimeoutError)) or time.monotonic() >= deadline:
             raise requests.exceptions.ReadTimeout(str(exc)) from None
         raise requests.exceptions.ChunkedEncodingError(str(exc)) from None
@@ -342,7 +343,6 @@ def _connection_reason(exc):
     return type(exc).__name__
 
 
-
 def _checked_api_url(api_url):
     """api_url without a trailing slash; https, or http to a loopback host only (the token is in every request)."""
     url = (api_url or DEFAULT_API_URL).strip().rstrip("/")
@@ -368,7 +368,6 @@ def _is_loopback(host):
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
 
 
 def _path_segment(value):

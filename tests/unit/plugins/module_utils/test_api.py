@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.vobiz.sip.plugins.module_utils import api as api_module
+from ansible_collections.vobiz.sip.plugins.module_utils import transport
 from ansible_collections.vobiz.sip.plugins.module_utils.api import (
     ENDPOINT_FILTERS,
     VobizClient,
@@ -301,6 +301,6 @@ class _Reply:
     "plain\nforged\u001b[2J",
 ])
 def test_api_error_text_cannot_inject_lines_or_terminal_codes(body):
-    text = api_module._api_error_text(_Reply(body))  # pylint: disable=protected-access
+    text = transport._api_error_text(_Reply(body))  # pylint: disable=protected-access
     assert "bad" in text or "plain" in text
     assert not any(character in text for character in "\n\r\x1b")
