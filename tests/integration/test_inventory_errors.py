@@ -25,7 +25,7 @@ CASES = {
                            "unknown filter key username__icontains in filters; the Vobiz API filters endpoints by: "
                            "username__contains, username__exact"),
     "401": ({}, {"VOBIZ_AUTH_TOKEN": WRONG_TOKEN},
-            FIRST_PAGE + " failed: HTTP 401: Authentication failed: check X-Auth-ID and X-Auth-Token. Check auth_id and auth_token "
+            FIRST_PAGE + " failed: HTTP 401: Authentication failed. Check auth_id and auth_token "
             "(VOBIZ_AUTH_ID / VOBIZ_AUTH_TOKEN)"),
     "unreachable api_url": ({"api_url": "http://127.0.0.1:9", "retries": 0}, {},
                             FIRST_PAGE + " failed after 1 try: cannot connect to http://127.0.0.1:9 (connection refused). Check api_url"),

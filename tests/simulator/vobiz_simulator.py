@@ -816,7 +816,7 @@ class VobizApi:
     def answer(self, request):
         match, methods = find_route(request.path)
         if request.path.startswith("/api/") and not self.authenticated(request, match):
-            return self.error(401, "Authentication failed: check X-Auth-ID and X-Auth-Token")
+            return self.error(401, "Authentication failed")
         if match is None:
             return self.error(404, f"Not found: {request.path}")
         if request.method not in methods:
