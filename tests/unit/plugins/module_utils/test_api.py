@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.vobiz.sip.plugins.module_utils import api as api_module
+from ansible_collections.vobiz.sip.plugins.module_utils import transport
 from ansible_collections.vobiz.sip.plugins.module_utils.api import (
     ENDPOINT_FILTERS,
     VobizClient,
@@ -115,6 +115,27 @@ def test_unknown_filter_key_lists_the_valid_ones():
         validate_filters({"usename__exact": "x"})
     assert "usename__exact" in str(error.value)
     assert all(key in str(error.value) for key in ENDPOINT_FILTERS)
+
+
+@pytest.mark.parametrize("value, kind", [(["desk", "zoe"], "list"), ({"a": 1}, "dict"), (None, "null"), (("a",), "list")])
+@pytest.mark.parametrize("option", ["filters", "include_filters[0]"])
+def test_a_filter_value_that_is_not_a_single_value_is_an_error_naming_the_key_and_the_type(value, kind, option):
+    """A list would be sent as the text "['desk', 'zoe']": an empty listing, or the whole account, with exit 0."""
+    with pytest.raises(VobizError) as error:
+        validate_filters({"alias__exact": "x", "username__startswith": value}, option=option)
+    assert str(error.value) == "%s.username__startswith must be a single value (text, number or boolean), got %s" % (option, kind)
+
+
+def test_a_list_filter_value_fails_the_listing_before_any_request(sim):
+    with pytest.raises(VobizError, match=r"^filters\.username__startswith must be a single value .*, got list$"):
+        client(sim).list_endpoints({"username__startswith": ["desk", "zoe"]})
+    assert not list_requests(sim)
+
+
+def test_single_filter_values_are_query_text():
+    assert validate_filters({"username__exact": "desk", "sub_account": 12, "application_id__isnull": True,
+                             "alias__contains": 1.5}) == {"username__exact": "desk", "sub_account": "12",
+                                                          "application_id__isnull": "true", "alias__contains": "1.5"}
 
 
 @pytest.mark.parametrize("shape", ["compact", "rich", "mixed"])
@@ -280,6 +301,6 @@ class _Reply:
     "plain\nforged\u001b[2J",
 ])
 def test_api_error_text_cannot_inject_lines_or_terminal_codes(body):
-    text = api_module._api_error_text(_Reply(body))  # pylint: disable=protected-access
+    text = transport._api_error_text(_Reply(body))  # pylint: disable=protected-access
     assert "bad" in text or "plain" in text
     assert not any(character in text for character in "\n\r\x1b")

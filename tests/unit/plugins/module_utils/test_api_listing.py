@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
-from ansible_collections.vobiz.sip.plugins.module_utils import api as api_module
+from ansible_collections.vobiz.sip.plugins.module_utils import paging, rate as rate_module
 from ansible_collections.vobiz.sip.plugins.module_utils.api import MAX_RETRY_WAIT, VobizClient, VobizError
 from ansible_collections.vobiz.sip.tests.simulator.vobiz_simulator import Simulator, generate_data
 
@@ -97,14 +97,16 @@ def test_endpoints_that_lived_throughout_are_listed_once_or_the_listing_fails_cl
     assert order == lived_throughout, "not in API order"
 
 
-@pytest.mark.parametrize("count", [0, 1, 2, 99, 100, 101, 198, 199, 200, 10000])
-def test_an_unchanging_account_costs_one_page_more_per_hundred_at_most(count):
+# Pages of 100 start every 99 records; the last page must be short, so an account whose last page is full and ends
+# exactly at total_count (100, 199, ..., 9901, 10000: 100 + 99k) costs one request more, the overlap page confirming it.
+@pytest.mark.parametrize("count, requests", [(0, 1), (1, 1), (2, 1), (99, 1), (100, 2), (101, 2), (198, 2), (199, 3),
+                                             (200, 3), (9901, 101), (10000, 102), (10001, 102)])
+def test_an_unchanging_account_costs_one_page_more_per_hundred_and_one_more_on_a_page_boundary(count, requests):
     fake = FakeApi(count, [], [])
     client = VobizClient("MA_PROP", TOKEN, api_url="http://127.0.0.1:9", page_size=100, max_concurrency=4)
     client.request = fake.request
     assert [obj["endpoint_id"] for obj in client._list_all("Endpoint/", {}, "endpoint_id")] == fake.initial
-    disjoint = max(1, -(-count // 100))
-    assert disjoint <= fake.requests <= disjoint + max(1, disjoint // 100), (count, fake.requests)
+    assert fake.requests == requests
     assert client.stats["walks"] == 1
 
 
@@ -135,7 +137,7 @@ def test_a_429_is_ridden_out_and_counted():
 
 def test_a_refusal_pauses_every_worker_until_retry_after():
     """Workers waiting for a slot when one of them is refused all wait out the pause, not just the refused one."""
-    rate = api_module._RateState(4)
+    rate = rate_module._RateState(4)
     refused_at = rate.acquire()
     started = []
 
@@ -155,7 +157,7 @@ def test_a_refusal_pauses_every_worker_until_retry_after():
 
 
 def test_concurrency_halves_on_a_refusal_and_climbs_back_on_success():
-    rate = api_module._RateState(8)
+    rate = rate_module._RateState(8)
     sent = [rate.acquire() for _request in range(4)]
     for sent_at in sent[:3]:
         rate.release(sent_at, "ok")
@@ -207,7 +209,7 @@ def test_the_learned_rate_leaves_half_a_token_for_the_refused_request(rate, burs
     The refusal before (at -1000 s) left the bucket time to fill at any rate, as a pause does."""
     served, refused_at = bucket_run(rate, burst, probe(rate, start, max(start, 1.0) * overshoot, seconds))
     assert 0 <= tokens_left(rate, burst, served, refused_at) < 1
-    learned = api_module.learned_bucket_rate(burst, -1000.0, served, refused_at)
+    learned = rate_module.learned_bucket_rate(burst, -1000.0, served, refused_at)
     assert learned is not None
     assert tokens_left(learned, burst, served, refused_at) == pytest.approx(0.5, abs=1e-6)
 
@@ -215,16 +217,16 @@ def test_the_learned_rate_leaves_half_a_token_for_the_refused_request(rate, burs
 @pytest.mark.parametrize("rate, burst", [(10, 5), (2, 5), (50, 20)])
 def test_a_probe_like_the_clients_learns_the_rate_within_a_few_per_cent(rate, burst):
     served, refused_at = bucket_run(rate, burst, probe(rate, 0.5, 1.5, 2.0))
-    assert api_module.learned_bucket_rate(burst, -1000.0, served, refused_at) == pytest.approx(rate, rel=0.05)
+    assert rate_module.learned_bucket_rate(burst, -1000.0, served, refused_at) == pytest.approx(rate, rel=0.05)
 
 
 def test_a_refusal_no_bucket_explains_shows_no_rate():
     # Two requests, then a refusal: a bucket of five that had ten seconds to refill would have served it at any rate.
-    assert api_module.learned_bucket_rate(5, -10.0, [0.0, 0.1], 0.2) is None
+    assert rate_module.learned_bucket_rate(5, -10.0, [0.0, 0.1], 0.2) is None
 
 
 def test_after_a_pause_the_burst_less_one_goes_at_once_then_one_per_token():
-    rate = api_module._RateState(8)
+    rate = rate_module._RateState(8)
     sent = [rate.acquire() for _request in range(8)]
     for sent_at in sent[:5]:
         rate.release(sent_at, "ok")
@@ -267,7 +269,7 @@ def test_listing_timeout_says_how_far_the_listing_got():
 
 
 def test_progress_lines_while_a_listing_is_slow(monkeypatch):
-    monkeypatch.setattr(api_module, "PROGRESS_EVERY", 0.3)
+    monkeypatch.setattr(paging, "PROGRESS_EVERY", 0.3)
     lines = []
     with Simulator(generate_data(250), latency_ms=60) as sim:
         client = VobizClient(sim.auth_id, sim.auth_token, api_url=sim.url, page_size=10, max_concurrency=2,
