@@ -10,8 +10,10 @@ endpoints in the compact shape and misbehaves in one way, its mode:
   over an unstable sort serves one id on two pages); total_count stays the account's size.
 - short_total: total_count says 100 while the account holds more; the pages are served honestly from the
   whole account, so the first page is full and ends exactly at the total_count it reports.
-- trickle: Content-Length 100,000,000, then one byte a second, for `trickle_seconds` at most: a trickle that runs
-  that long is counted in `trickles_outlasted` (its client hung), and the connection closes.
+- trickle: Content-Length 1,000,000 (below the client's 16 MiB cap, so only a deadline can end it), then one byte
+  a second, for `trickle_seconds` at most: a trickle that runs that long is counted in `trickles_outlasted` (its
+  client hung), and the connection closes.
+- trickle_huge: the same with the issue's Content-Length of 100,000,000 (above the cap).
 - huge: Content-Length 200,000,000 and junk streamed as fast as the client reads it.
 - huge_chunked: the same without a Content-Length (chunked), so only counting while reading sees the size.
 - empty_200: an empty body with HTTP 200.
@@ -21,9 +23,9 @@ Every request to an Endpoint path (list or one endpoint) misbehaves; the Applica
 empty). Like the API it checks X-Auth-ID / X-Auth-Token (401 otherwise), and it records every request
 (`requests`: method, path, query, status) so that tests can count them. It listens on 127.0.0.1 only.
 
-Bounded: a trickle ends after `trickle_seconds` (a hang guard of its own), a huge reply after HUGE_BYTES_AT_MOST, either of them as
-soon as the client goes away, and stop() (the end of the `with` block) ends every connection and waits at most
-STOP_SECONDS for the handler threads.
+Bounded: a trickle ends after `trickle_seconds` (a hang guard of its own), a huge reply after HUGE_BYTES_AT_MOST,
+either of them as soon as the client goes away, and stop() (the end of the `with` block) ends every connection
+and waits at most STOP_SECONDS for the handler threads.
 """
 
 from __future__ import annotations
@@ -36,13 +38,14 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
-MODES = ("honest", "duplicate_id", "short_total", "trickle", "huge", "huge_chunked", "empty_200", "cut_body")
+MODES = ("honest", "duplicate_id", "short_total", "trickle", "trickle_huge", "huge", "huge_chunked", "empty_200", "cut_body")
 FIRST_ENDPOINT_ID = 700000000000001
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
 DUPLICATE_AT, DUPLICATE_OF = 149, 9  # "record 150 carries record 10's endpoint_id"
 SHORT_TOTAL = 100
-TRICKLE_CONTENT_LENGTH = 100_000_000
+TRICKLE_CONTENT_LENGTH = 1_000_000
+TRICKLE_HUGE_CONTENT_LENGTH = 100_000_000
 # The default `trickle_seconds`: a client that has not given up on a trickle after this long is hung (the issue's
 # case ends within listing_timeout plus a few seconds). Tests pass a hang guard (tests/harness.py) of their case.
 TRICKLE_SECONDS = 120.0
@@ -176,7 +179,7 @@ class HostileServer:
         return self._json(handler, path, query, 404, {"error": "not found"})
 
     def _endpoint(self, handler, path, query, resource):
-        if self.mode == "trickle":
+        if self.mode in ("trickle", "trickle_huge"):
             return self._trickle(handler, path, query)
         if self.mode in ("huge", "huge_chunked"):
             return self._huge(handler, path, query)
@@ -232,12 +235,13 @@ class HostileServer:
         handler.wfile.flush()
 
     def _trickle(self, handler, path, query):
-        """Content-Length 100,000,000, then one byte a second until the client goes, stop() or trickle_seconds."""
+        """A Content-Length, then one byte a second until the client goes, stop() or trickle_seconds."""
         self._record(handler, path, query, 200)
         handler.close_connection = True
         handler.send_response(200)
         handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(TRICKLE_CONTENT_LENGTH))
+        length = TRICKLE_HUGE_CONTENT_LENGTH if self.mode == "trickle_huge" else TRICKLE_CONTENT_LENGTH
+        handler.send_header("Content-Length", str(length))
         handler.end_headers()
         prefix = b'{"meta": '
         deadline = time.monotonic() + self.trickle_seconds

@@ -43,12 +43,17 @@ FIRST_PAGE = LISTING + r"\?limit=100&offset=0"
 # mode -> (extra options, the pinned message (regex, on the output with whitespace runs as one space),
 #          the Endpoint requests the failure must have cost (None: not counted), the seconds the mode itself waits)
 HOSTILE = {
+    # Every walk (4, each of pages 0, 99 and 198) comes out one record short.
     "duplicate_id": ({}, r"could not get a consistent listing of %s after 4 walks: .*total_count 250 but served 249 "
-                         r"distinct records" % LISTING, None, 0),
-    "short_total": ({}, r"could not get a consistent listing of %s after \d+ walks: .*total_count 100\b" % LISTING, None, 0),
+                         r"distinct records" % LISTING, 4 * 3, 0),
+    # Every walk (4, each of page 0 and the confirming page 99) finds records past total_count.
+    "short_total": ({}, r"could not get a consistent listing of %s after \d+ walks: .*total_count 100\b" % LISTING, 4 * 2, 0),
     "trickle": ({"listing_timeout": LISTING_TIMEOUT},
                 r"listing %s did not finish within listing_timeout=%ds \(VOBIZ_LISTING_TIMEOUT\)" % (LISTING, LISTING_TIMEOUT),
                 None, LISTING_TIMEOUT + 5),
+    # The issue's trickle declared 100,000,000 bytes: the 16 MiB cap now refuses it before the first byte.
+    "trickle_huge": ({"listing_timeout": LISTING_TIMEOUT},
+                     r"%s failed: the reply is larger than 16 MiB \(Content-Length: 100000000\)" % FIRST_PAGE, 1, 0),
     "huge": ({}, r"%s failed: the reply is larger than 16 MiB \(Content-Length: 200000000\)" % FIRST_PAGE, 1, 0),
     "huge_chunked": ({}, r"%s failed: the reply is larger than 16 MiB" % FIRST_PAGE, 1, 0),
     "empty_200": ({}, r"malformed reply from %s \(HTTP 200\): " % FIRST_PAGE, TRIES, 1.5),
@@ -66,7 +71,7 @@ def timings_summary():
     """After the module, print every run's time (seen with -s); each run's hang guard is the real check."""
     yield
     for seconds, mode, tool in sorted(TIMINGS, reverse=True):
-        print("hostile %-14s %-18s %5.1f s" % (mode, tool, seconds))
+        print("hostile %-16s %-18s %5.1f s" % (mode, tool, seconds))
 
 
 def bound(waits):
@@ -158,9 +163,18 @@ def test_one_trickling_request_ends_within_timeout(tmp_path):
     expect_no_partial_module_result(completed, saved, "trickle endpoint_info by id")
 
 
-# ---- the control: an honest server gives exactly the account (250: the last page is short; 199: it is full)
+# ---- the control: an honest server gives exactly the account, at the cost of the overlapping pages: 250 endpoints
+# take pages 0, 99 and 198 (the last one short); 199 take pages 0 and 99 (the last one full, ending at total_count)
+# and page 198 to confirm that end (it holds only the overlap record)
+HONEST_SIZES = (ACCOUNT_SIZE, 199)
+HONEST_OFFSETS = [0, 99, 198]
 
-@pytest.mark.parametrize("size", [ACCOUNT_SIZE, 199])
+
+def page_offsets(server):
+    return sorted(int(request["query"]["offset"]) for request in server.endpoint_requests())
+
+
+@pytest.mark.parametrize("size", HONEST_SIZES)
 def test_honest_inventory_is_the_account(size, tmp_path):
     with hostile_server("honest", size) as server:
         completed, seconds = run_inventory(server, tmp_path)
@@ -170,9 +184,10 @@ def test_honest_inventory_is_the_account(size, tmp_path):
     wanted = sorted(endpoint["username"] for endpoint in server.endpoints)
     assert sorted(listing["_meta"]["hostvars"]) == wanted
     assert sorted(listing["vobiz_endpoints"]["hosts"]) == wanted
+    assert page_offsets(server) == HONEST_OFFSETS
 
 
-@pytest.mark.parametrize("size", [ACCOUNT_SIZE, 199])
+@pytest.mark.parametrize("size", HONEST_SIZES)
 def test_honest_endpoint_info_is_the_account(size, tmp_path):
     with hostile_server("honest", size) as server:
         completed, seconds, saved = run_endpoint_info(server, tmp_path)
@@ -180,6 +195,7 @@ def test_honest_endpoint_info_is_the_account(size, tmp_path):
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     assert [record["endpoint_id"] for record in saved["endpoints"]] == [endpoint["endpoint_id"] for endpoint in server.endpoints]
     assert saved["summary"]["total"] == size
+    assert page_offsets(server) == HONEST_OFFSETS
 
 
 # ---- filter values must be single values: refused before any request

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from ansible_collections.vobiz.sip.tests.integration.hostile_server import (
-    DUPLICATE_AT, DUPLICATE_OF, HUGE_CONTENT_LENGTH, STOP_SECONDS, TRICKLE_CONTENT_LENGTH, HostileServer,
+    DUPLICATE_AT, DUPLICATE_OF, HUGE_CONTENT_LENGTH, STOP_SECONDS, TRICKLE_CONTENT_LENGTH, TRICKLE_HUGE_CONTENT_LENGTH, HostileServer,
 )
 
 AUTH_ID, TOKEN = "MA_HOSTILE1", "hostile-token"
@@ -98,12 +98,13 @@ def test_cut_body_closes_the_connection_mid_body():
             requests.get(url, params=params, headers=HEADERS, timeout=READ_TIMEOUT)
 
 
-def test_trickle_promises_100_mb_sends_a_byte_a_second_and_stops_with_the_server():
-    server = HostileServer("trickle", AUTH_ID, TOKEN).__enter__()
+@pytest.mark.parametrize("mode, length", [("trickle", TRICKLE_CONTENT_LENGTH), ("trickle_huge", TRICKLE_HUGE_CONTENT_LENGTH)])
+def test_trickle_promises_a_length_sends_a_byte_a_second_and_stops_with_the_server(mode, length):
+    server = HostileServer(mode, AUTH_ID, TOKEN).__enter__()
     try:
         url, params = endpoints_url(server, limit=100, offset=0)
         response = requests.get(url, params=params, headers=HEADERS, timeout=READ_TIMEOUT, stream=True)
-        assert int(response.headers["Content-Length"]) == TRICKLE_CONTENT_LENGTH
+        assert int(response.headers["Content-Length"]) == length
         started = time.monotonic()
         received = response.raw.read(2)
         assert received == b'{"', received
