@@ -14,6 +14,7 @@ endpoints in the compact shape and misbehaves in one way, its mode:
   a second, for `trickle_seconds` at most: a trickle that runs that long is counted in `trickles_outlasted` (its
   client hung), and the connection closes.
 - trickle_huge: the same with the issue's Content-Length of 100,000,000 (above the cap).
+- trickle_headers: the status line, then a header one byte a second (the reply's headers never end).
 - huge: Content-Length 200,000,000 and junk streamed as fast as the client reads it.
 - huge_chunked: the same without a Content-Length (chunked), so only counting while reading sees the size.
 - empty_200: an empty body with HTTP 200.
@@ -38,7 +39,8 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
-MODES = ("honest", "duplicate_id", "short_total", "trickle", "trickle_huge", "huge", "huge_chunked", "empty_200", "cut_body")
+MODES = ("honest", "duplicate_id", "short_total", "trickle", "trickle_huge", "trickle_headers", "huge", "huge_chunked", "empty_200",
+         "cut_body")
 FIRST_ENDPOINT_ID = 700000000000001
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
@@ -91,7 +93,7 @@ class HostileServer:
             self.served[DUPLICATE_AT]["endpoint_id"] = self.endpoints[DUPLICATE_OF]["endpoint_id"]
         self.requests = []
         self.trickles_outlasted = 0  # trickles that ran for trickle_seconds, their client still waiting
-        self.url = None
+        self.url = self.address = None
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._connections = set()
@@ -106,7 +108,8 @@ class HostileServer:
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._httpd.daemon_threads = True
         self._httpd.owner = self
-        self.url = "http://127.0.0.1:%d" % self._httpd.server_address[1]
+        self.address = self._httpd.server_address
+        self.url = "http://127.0.0.1:%d" % self.address[1]
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
         self._thread.start()
         return self
@@ -179,7 +182,7 @@ class HostileServer:
         return self._json(handler, path, query, 404, {"error": "not found"})
 
     def _endpoint(self, handler, path, query, resource):
-        if self.mode in ("trickle", "trickle_huge"):
+        if self.mode in ("trickle", "trickle_huge", "trickle_headers"):
             return self._trickle(handler, path, query)
         if self.mode in ("huge", "huge_chunked"):
             return self._huge(handler, path, query)
@@ -235,15 +238,21 @@ class HostileServer:
         handler.wfile.flush()
 
     def _trickle(self, handler, path, query):
-        """A Content-Length, then one byte a second until the client goes, stop() or trickle_seconds."""
+        """A Content-Length, then the body one byte a second; trickle_headers: the headers one byte a second."""
         self._record(handler, path, query, 200)
         handler.close_connection = True
+        if self.mode == "trickle_headers":
+            handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
+            return self._drip(handler, b"X-Slow: ", b"a")
         handler.send_response(200)
         handler.send_header("Content-Type", "application/json")
         length = TRICKLE_HUGE_CONTENT_LENGTH if self.mode == "trickle_huge" else TRICKLE_CONTENT_LENGTH
         handler.send_header("Content-Length", str(length))
         handler.end_headers()
-        prefix = b'{"meta": '
+        return self._drip(handler, b'{"meta": ', b" ")
+
+    def _drip(self, handler, start, filler):
+        """`start`, then `filler`, one byte a second, until the client goes, stop() or trickle_seconds."""
         deadline = time.monotonic() + self.trickle_seconds
         sent = 0
         while not self._stopping.is_set():
@@ -252,7 +261,7 @@ class HostileServer:
                     self.trickles_outlasted += 1  # the client never gave up: the server had to
                 return
             try:
-                handler.wfile.write(prefix[sent:sent + 1] or b" ")
+                handler.wfile.write(start[sent:sent + 1] or filler)
             except OSError:
                 return  # the client went away
             sent += 1

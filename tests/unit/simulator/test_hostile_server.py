@@ -8,6 +8,7 @@ tests/integration/test_hostile_server.py tests the client against what it means 
 
 from __future__ import annotations
 
+import socket
 import time
 
 import pytest
@@ -149,3 +150,15 @@ def test_a_trickle_the_client_waits_out_is_counted_and_closed():
         with pytest.raises(requests.exceptions.ChunkedEncodingError):
             requests.get(url, params=params, headers=HEADERS, timeout=READ_TIMEOUT)
         assert server.trickles_outlasted == 1
+
+
+def test_trickle_headers_never_ends_the_headers():
+    with HostileServer("trickle_headers", AUTH_ID, TOKEN) as server:
+        with socket.create_connection(server.address, timeout=READ_TIMEOUT) as sock:
+            sock.sendall(("GET /api/v1/Account/%s/Endpoint/?limit=100&offset=0 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                          "X-Auth-ID: %s\r\nX-Auth-Token: %s\r\n\r\n" % (AUTH_ID, AUTH_ID, TOKEN)).encode())
+            received = b""
+            while b"X-Sl" not in received:  # the header's first bytes come a second apart
+                received += sock.recv(100)
+        assert received.startswith(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Sl"), received
+        assert b"\r\n\r\n" not in received
