@@ -25,7 +25,7 @@ from ansible_collections.vobiz.sip.tests.integration.conftest import (
 )
 from ansible_collections.vobiz.sip.tests.integration.hostile_server import HostileServer
 from ansible_collections.vobiz.sip.tests.integration.test_event_source import (  # pylint: disable=unused-import
-    SOURCE_ARGS, Rulebook, listings, rulebook_cli,
+    listings, rulebook_cli, run_until_it_ends,
 )
 from ansible_collections.vobiz.sip.tests.integration.test_faults import expect_clear_error, expect_no_partial_module_result
 
@@ -232,17 +232,8 @@ def test_endpoint_info_refuses_a_filter_value_that_is_not_a_single_value(case, t
 
 def test_event_source_refuses_a_filter_value_that_is_not_a_single_value(rulebook_cli, tmp_path):  # pylint: disable=redefined-outer-name,unused-argument
     with hostile_server("honest") as server:
-        SOURCE_ARGS["filters"] = {"username__startswith": ["desk", "zoe"]}
-        try:
-            rulebook = Rulebook(tmp_path, server)
-        finally:
-            del SOURCE_ARGS["filters"]
-        try:
-            rulebook.wait_for("the end of ansible-rulebook", lambda: rulebook.process.poll() is not None, allow_exit=True)
-        finally:
-            rulebook.stop()
-        text = rulebook.text()
-        assert rulebook.process.returncode != 0, text
+        returncode, text = run_until_it_ends(tmp_path, server, "filters", {"username__startswith": ["desk", "zoe"]})
+        assert returncode != 0, text
         assert "filters.username__startswith %s list" % NOT_SCALAR in one_line(text), text
         assert listings(server) == 0
         assert SAMPLE_TOKEN not in text
