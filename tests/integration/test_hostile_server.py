@@ -48,6 +48,7 @@ HOSTILE = {
                          r"distinct records" % LISTING, 4 * 3, 0),
     # Every walk (4, each of page 0 and the confirming page 99) finds records past total_count.
     "short_total": ({}, r"could not get a consistent listing of %s after \d+ walks: .*total_count 100\b" % LISTING, 4 * 2, 0),
+    # A byte a second of a body declared at 1,000,000 bytes (under the 16 MiB cap): only a wall-clock deadline ends it.
     "trickle": ({"listing_timeout": LISTING_TIMEOUT},
                 r"listing %s did not finish within listing_timeout=%ds \(VOBIZ_LISTING_TIMEOUT\)" % (LISTING, LISTING_TIMEOUT),
                 None, LISTING_TIMEOUT + 5),
