@@ -120,17 +120,22 @@ def test_unregistration_fires_once_and_a_failed_round_raises_no_false_delete(rul
     assert SAMPLE_TOKEN not in text
 
 
-def test_unknown_argument_stops_the_source_with_a_clear_error(rulebook_cli, sim, tmp_path):
-    SOURCE_ARGS["intervall"] = 5
+def run_until_it_ends(tmp_path, sim, name, value):
+    """ansible-rulebook with one more source argument, until it ends (a bad argument stops it): (exit code, output)."""
+    SOURCE_ARGS[name] = value
     try:
         rulebook = Rulebook(tmp_path, sim)
     finally:
-        del SOURCE_ARGS["intervall"]
+        del SOURCE_ARGS[name]
     try:
         rulebook.wait_for("the end of ansible-rulebook", lambda: rulebook.process.poll() is not None, allow_exit=True)
     finally:
         rulebook.stop()
-    text = rulebook.text()
-    assert rulebook.process.returncode != 0, text
+    return rulebook.process.returncode, rulebook.text()
+
+
+def test_unknown_argument_stops_the_source_with_a_clear_error(rulebook_cli, sim, tmp_path):
+    returncode, text = run_until_it_ends(tmp_path, sim, "intervall", 5)
+    assert returncode != 0, text
     assert "unknown argument intervall (did you mean interval?)" in text, text
     assert listings(sim) == 0
