@@ -305,7 +305,8 @@ if HAS_REQUESTS:
         def proxy_manager_for(self, proxy, **proxy_kwargs):
             return _use_deadline_pools(super().proxy_manager_for(proxy, **proxy_kwargs))
 else:
-    DeadlineAdapter = None  # pylint: disable=invalid-name  (api.py needs requests before it builds one)
+    # api.py checks HAS_REQUESTS before it builds one.
+    DeadlineAdapter = None  # pylint: disable=invalid-name
 
 
 def _use_deadline_pools(manager):
