@@ -1,8 +1,9 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The client's requests against a tiny misbehaving HTTP server on 127.0.0.1 (issue 22): a wall-clock deadline on
-every reply (its status line and headers, its TLS handshake and its body), listing_timeout over a request in flight, the 16 MiB reply cap, an empty 200 retried, a connection
-broken mid-body. Each case runs with urllib3's read1 and, for urllib3 1.26 (which has none), without it."""
+every reply (its status line and headers, its TLS handshake and its body), listing_timeout over a request in flight,
+the 16 MiB reply cap, an empty 200 retried, a connection broken mid-body. Each case runs with urllib3's read1 and, for
+urllib3 1.26 (which has none), without it."""
 
 from __future__ import annotations
 
