@@ -257,8 +257,8 @@ class _Watchdog:
         self._timer.start()
         try:
             result = method(*args, **kwargs)
-        except Exception:  # pylint: disable=broad-exception-caught
-            if not self._stop():
+        except BaseException as exc:  # even KeyboardInterrupt stops the timer: none outlives the call
+            if not self._stop() or not isinstance(exc, Exception):
                 raise
         else:
             if not self._stop():
