@@ -37,6 +37,7 @@ from ansible_collections.vobiz.sip.plugins.module_utils.records import (
 )
 from ansible_collections.vobiz.sip.plugins.module_utils.transport import (  # noqa: F401 (re-exported)
     DEFAULT_API_URL,
+    DeadlineAdapter,
     HAS_REQUESTS,
     MAX_RETRY_WAIT,
     MISSING,
@@ -130,7 +131,7 @@ class VobizClient(HttpTransport):
         self._session.verify = bool(validate_certs)
         if not validate_certs:
             _warn_unverified(self.api_url, warn)
-        adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=max(self.max_concurrency, 4))
+        adapter = DeadlineAdapter(pool_connections=1, pool_maxsize=max(self.max_concurrency, 4))
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
         self._session.headers.update({

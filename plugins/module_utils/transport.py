@@ -17,13 +17,17 @@ import ipaddress
 import json
 import random
 import re
+import socket
+import threading
 import time
 import warnings
 from urllib.parse import urlencode, urlsplit
 
 try:
     import requests
+    import urllib3.connectionpool
     import urllib3.exceptions
+    import urllib3.poolmanager
     from urllib3.exceptions import InsecureRequestWarning
     HAS_REQUESTS = True
     REQUESTS_IMPORT_ERROR = None
@@ -79,9 +83,13 @@ class HttpTransport:
                 # verify=False, which would silently turn validate_certs: false back on.
                 # No redirects: requests would carry X-Auth-Token to any host a redirect names (it strips only
                 # Authorization), so the token goes to api_url and nowhere else.
-                response = self._session.request(method, self.api_url + self._path(resource), params=params, json=json_body,
-                                                 timeout=timeout, verify=self._session.verify, allow_redirects=False,
-                                                 stream=True)
+                _REQUEST.deadline = deadline  # for the connection's watchdog over the status line and headers
+                try:
+                    response = self._session.request(method, self.api_url + self._path(resource), params=params,
+                                                     json=json_body, timeout=timeout, verify=self._session.verify,
+                                                     allow_redirects=False, stream=True)
+                finally:
+                    _REQUEST.deadline = None
                 try:
                     _read_body(response, deadline, label)
                 finally:
@@ -211,6 +219,100 @@ _HINTS = {
     429: "The API kept rate limiting; lower max_concurrency or raise retries",
     "5xx": "The Vobiz API failed; try again later or raise retries",
 }
+
+
+# The deadline of the request this thread is sending, for the connection classes below (None outside request()).
+_REQUEST = threading.local()
+
+
+class _Watchdog:
+    """Shuts a connection's socket down when the request's deadline passes, so that a blocked socket read ends at once:
+    requests' timeout bounds each socket read, so a server sending its status line and headers a byte a second would
+    never end. The body is bounded by _read_body; this bounds what comes before it.
+    The timer is a daemon thread, cancelled and joined before the watched call returns: no thread outlives it."""
+
+    def __init__(self, connection):
+        self.connection = connection
+        self.fired = False
+        deadline = getattr(_REQUEST, "deadline", None)
+        self._timer = None
+        if deadline is not None:
+            self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._fire)
+            self._timer.daemon = True
+
+    def _fire(self):
+        self.fired = True
+        sock = self.connection.sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed
+
+    def call(self, method, *args, **kwargs):
+        """method(*args, **kwargs), or socket.timeout (urllib3 makes it a ReadTimeoutError) when the deadline passed
+        meanwhile: whatever a cut socket gave (an error, or headers cut short) is not the answer."""
+        if self._timer is None:
+            return method(*args, **kwargs)
+        self._timer.start()
+        try:
+            result = method(*args, **kwargs)
+        except BaseException as exc:  # even KeyboardInterrupt stops the timer: none outlives the call
+            if not self._stop() or not isinstance(exc, Exception):
+                raise
+        else:
+            if not self._stop():
+                return result
+        self.connection.close()  # never back to the pool
+        raise socket.timeout("no answer within the request's deadline")
+
+    def _stop(self):
+        self._timer.cancel()
+        self._timer.join()
+        return self.fired
+
+
+class _DeadlineConnection:
+    """Mixed into urllib3's connections: the status line and headers (getresponse) bounded by the request's wall-clock
+    deadline (urllib3 1.26 and 2 alike). Connecting needs no watchdog: its timeout is what is left of the deadline,
+    and CPython bounds a whole TLS handshake by the socket's timeout."""
+
+    def getresponse(self, *args, **kwargs):
+        return _Watchdog(self).call(super().getresponse, *args, **kwargs)
+
+
+if HAS_REQUESTS:
+    class _DeadlineHTTPConnection(_DeadlineConnection, urllib3.connectionpool.HTTPConnection):
+        pass
+
+    class _DeadlineHTTPSConnection(_DeadlineConnection, urllib3.connectionpool.HTTPSConnection):
+        pass
+
+    class _DeadlineHTTPConnectionPool(urllib3.connectionpool.HTTPConnectionPool):
+        ConnectionCls = _DeadlineHTTPConnection
+
+    class _DeadlineHTTPSConnectionPool(urllib3.connectionpool.HTTPSConnectionPool):
+        ConnectionCls = _DeadlineHTTPSConnection
+
+    class DeadlineAdapter(requests.adapters.HTTPAdapter):
+        """requests' HTTPAdapter whose connections keep the request's deadline before the body too (see _Watchdog).
+        TLS verification and pooling are requests' own; a proxy manager with pools of its own (SOCKS) keeps them."""
+
+        def init_poolmanager(self, *args, **kwargs):
+            super().init_poolmanager(*args, **kwargs)
+            _use_deadline_pools(self.poolmanager)
+
+        def proxy_manager_for(self, proxy, **proxy_kwargs):
+            return _use_deadline_pools(super().proxy_manager_for(proxy, **proxy_kwargs))
+else:
+    # api.py checks HAS_REQUESTS before it builds one.
+    DeadlineAdapter = None  # pylint: disable=invalid-name
+
+
+def _use_deadline_pools(manager):
+    if manager.pool_classes_by_scheme is urllib3.poolmanager.pool_classes_by_scheme:
+        manager.pool_classes_by_scheme = {"http": _DeadlineHTTPConnectionPool, "https": _DeadlineHTTPSConnectionPool}
+    return manager
 
 
 def _warn_unverified(api_url, warn):

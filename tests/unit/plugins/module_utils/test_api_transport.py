@@ -1,12 +1,14 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The client's requests against a tiny misbehaving HTTP server on 127.0.0.1 (issue 22): a wall-clock deadline on
-every reply, listing_timeout over a request in flight, the 16 MiB reply cap, an empty 200 retried, a connection
-broken mid-body. Each case runs with urllib3's read1 and, for urllib3 1.26 (which has none), without it."""
+every reply (its status line and headers, its TLS handshake and its body), listing_timeout over a request in flight,
+the 16 MiB reply cap, an empty 200 retried, a connection broken mid-body. Each case runs with urllib3's read1 and, for
+urllib3 1.26 (which has none), without it."""
 
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -92,6 +94,25 @@ def trickle(server):
     return answer
 
 
+def trickled_headers(server, honest_from=None):
+    """A status line and headers sent a byte every 0.2 s (at most 600 bytes, 2 minutes), ending when the client hangs up;
+    from request number `honest_from` on, a whole page at once."""
+    def answer(handler, number):
+        if honest_from is not None and number >= honest_from:
+            headers(handler, length=len(PAGE))
+            handler.wfile.write(PAGE)
+            return
+        handler.close_connection = True
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Slow: " + b"a" * 500
+        for byte in head[:600]:
+            if server[0].stop.is_set():
+                return
+            handler.wfile.write(bytes([byte]))  # an OSError once the client has hung up ends the handler
+            handler.wfile.flush()
+            time.sleep(0.2)
+    return answer
+
+
 def bounded(call, expected_seconds):
     """call() in a thread; its outcome (VobizError or result), or a failure when it outlives the hang guard."""
     outcome = []
@@ -115,9 +136,13 @@ def client(server, **options):
     return VobizClient("MA_WIRE", TOKEN, api_url=server.url, **options)
 
 
-def test_listing_timeout_ends_a_listing_while_a_reply_trickles_in(serve):
+TRICKLES = pytest.mark.parametrize("trickling", [trickle, trickled_headers], ids=["body", "status-line-and-headers"])
+
+
+@TRICKLES
+def test_listing_timeout_ends_a_listing_while_a_reply_trickles_in(serve, trickling):
     box = []
-    server = serve(trickle(box))
+    server = serve(trickling(box))
     box.append(server)
     error = bounded(lambda: client(server, timeout=30, listing_timeout=2).list_endpoints(), 2)
     assert isinstance(error, VobizError), error
@@ -125,9 +150,10 @@ def test_listing_timeout_ends_a_listing_while_a_reply_trickles_in(serve):
                                  "(VOBIZ_LISTING_TIMEOUT)"), error
 
 
-def test_a_single_request_that_trickles_ends_at_its_timeout(serve):
+@TRICKLES
+def test_a_single_request_that_trickles_ends_at_its_timeout(serve, trickling):
     box = []
-    server = serve(trickle(box))
+    server = serve(trickling(box))
     box.append(server)
     error = bounded(lambda: client(server, timeout=1, retries=1).get_endpoint("1"), 2 * 1)
     assert isinstance(error, VobizError), error
@@ -212,3 +238,58 @@ def test_replies_read_whole_keep_the_connection_for_the_next_request(serve):
         for _call in range(3):
             assert api.request("GET", "Endpoint/", params={"limit": 100, "offset": 0}) == json.loads(PAGE)
     assert server.requests == 3 and len(set(ports)) == 1, ports
+
+
+def test_a_connection_cut_at_the_deadline_is_not_reused(serve):
+    box, ports = [], []
+    honest = trickled_headers(box, honest_from=2)
+
+    def answer(handler, number):
+        ports.append(handler.client_address[1])
+        honest(handler, number)
+    server = serve(answer)
+    box.append(server)
+    with client(server, timeout=1, retries=0, max_concurrency=1) as api:
+        error = bounded(lambda: api.get_endpoint("1"), 1)
+        assert isinstance(error, VobizError) and "no answer within timeout=1s" in str(error), error
+        records = bounded(api.list_endpoints, 1)
+    assert [record["endpoint_id"] for record in records] == ["1"]
+    assert server.requests == 2 and ports[0] != ports[1], ports
+
+
+def test_a_tls_handshake_that_trickles_ends_at_its_timeout():
+    """The server announces a 16 KiB TLS record and sends it a byte every 0.2 s: CPython bounds a whole handshake by the
+    socket timeout, which is what is left of the deadline."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def trickle_handshake(connection):
+        with connection:
+            try:
+                connection.recv(4096)  # the ClientHello
+                connection.sendall(b"\x16\x03\x03\x40\x00")
+                for _byte in range(600):
+                    if stop.is_set():
+                        return
+                    connection.sendall(b"\x00")
+                    time.sleep(0.2)
+            except OSError:
+                pass  # the client hung up, as it should
+
+    def accept():
+        while not stop.is_set():
+            try:
+                connection, _address = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=trickle_handshake, args=(connection,), daemon=True).start()
+    threading.Thread(target=accept, daemon=True).start()
+    url = "https://127.0.0.1:%d" % listener.getsockname()[1]
+    try:
+        error = bounded(lambda: VobizClient("MA_WIRE", TOKEN, api_url=url, timeout=1, retries=0, validate_certs=False,
+                                            backoff_base=0).get_endpoint("1"), 1)
+    finally:
+        stop.set()
+        listener.close()
+    assert isinstance(error, VobizError), error
+    assert "GET /api/v1/Account/MA_WIRE/Endpoint/1/ failed after 1 try: no answer within timeout=1s" in str(error), error
