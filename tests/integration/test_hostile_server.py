@@ -52,6 +52,10 @@ HOSTILE = {
     "trickle": ({"listing_timeout": LISTING_TIMEOUT},
                 r"listing %s did not finish within listing_timeout=%ds \(VOBIZ_LISTING_TIMEOUT\)" % (LISTING, LISTING_TIMEOUT),
                 None, LISTING_TIMEOUT + 5),
+    # The status line and headers a byte a second: the request's deadline (a watchdog on the socket) ends it too.
+    "trickle_headers": ({"listing_timeout": LISTING_TIMEOUT},
+                        r"listing %s did not finish within listing_timeout=%ds \(VOBIZ_LISTING_TIMEOUT\)" % (LISTING, LISTING_TIMEOUT),
+                        None, LISTING_TIMEOUT + 5),
     # The trickle declared 100,000,000 bytes: the 16 MiB cap now refuses it before the first byte.
     "trickle_huge": ({"listing_timeout": LISTING_TIMEOUT},
                      r"%s failed: the reply is larger than 16 MiB \(Content-Length: 100000000\)" % FIRST_PAGE, 1, 0),
