@@ -12,7 +12,6 @@ request, the cause and the fix, and never the auth token.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 try:
@@ -47,7 +46,7 @@ from ansible_collections.vobiz.sip.plugins.module_utils.transport import (  # no
     _path_segment,
     _warn_unverified,
 )
-from ansible_collections.vobiz.sip.plugins.module_utils.values import clip as _clip
+from ansible_collections.vobiz.sip.plugins.module_utils.values import clip as _clip, yaml_kind
 
 __all__ = ("DEFAULT_API_URL", "DEFAULT_LISTING_TIMEOUT", "ENDPOINT_FILTERS", "HAS_REQUESTS", "MAX_CONCURRENCY", "MAX_PAGE_SIZE",
            "MAX_RETRY_WAIT", "MAX_WALKS", "MISSING", "REQUESTS_IMPORT_ERROR", "VobizClient", "VobizError", "validate_filters")
@@ -82,19 +81,8 @@ def _query_value(value, where):
     if isinstance(value, bool):
         return "true" if value else "false"
     if not isinstance(value, (str, int, float)):
-        raise VobizError("%s must be a single value (text, number or boolean), got %s" % (where, _kind(value)))
+        raise VobizError("%s must be a single value (text, number or boolean), got %s" % (where, yaml_kind(value)))
     return str(value)
-
-
-def _kind(value):
-    """A value's type as YAML and JSON people know it (Ansible hands lists and mappings over as subclasses)."""
-    if value is None:
-        return "null"
-    if isinstance(value, Mapping):
-        return "dict"
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return "list"
-    return type(value).__name__
 
 
 class VobizClient(HttpTransport):

@@ -44,7 +44,7 @@ def parse_boolean(value, api=False, null=True):
 
 def describe_value(value):
     """A value as an error message shows it after "got": its YAML kind and the start of it ("number 5")."""
-    return "%s %s" % (_yaml_kind(value), _short_repr(value))
+    return "%s %s" % (yaml_kind(value), _short_repr(value))
 
 
 def show_value(value, text=str):
@@ -70,7 +70,8 @@ def _escape(match):
     return _ESCAPES.get(character) or "\\x%02x" % ord(character)
 
 
-def _yaml_kind(value):
+def yaml_kind(value):
+    """A value's kind as YAML and JSON name it (text, number, mapping, list, null...), for "got ..." in messages."""
     # Checked in this order because bool is an int, and Ansible hands over its own list/dict subclasses.
     for kinds, name in ((bool, "boolean"), ((int, float), "number"), (str, "text"), (Mapping, "mapping"), ((list, tuple), "list")):
         if isinstance(value, kinds):

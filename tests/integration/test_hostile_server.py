@@ -207,12 +207,12 @@ def test_honest_endpoint_info_is_the_account(size, tmp_path):
 
 INVENTORY_FILTERS = {
     "list in filters": ({"filters": {"username__startswith": ["desk", "zoe"]}}, "filters.username__startswith %s list"),
-    "dict in include_filters": ({"include_filters": [{"alias__contains": {"desk": 1}}]}, "include_filters[0].alias__contains %s dict"),
+    "dict in include_filters": ({"include_filters": [{"alias__contains": {"desk": 1}}]}, "include_filters[0].alias__contains %s mapping"),
     "null in exclude_filters": ({"exclude_filters": [{"username__exact": None}]}, "exclude_filters[0].username__exact %s null"),
 }
 MODULE_FILTERS = {
     "list": (["desk", "zoe"], "list"),
-    "dict": ({"desk": 1}, "dict"),
+    "dict": ({"desk": 1}, "mapping"),
     "null": (None, "null"),
 }
 

@@ -117,7 +117,7 @@ def test_unknown_filter_key_lists_the_valid_ones():
     assert all(key in str(error.value) for key in ENDPOINT_FILTERS)
 
 
-@pytest.mark.parametrize("value, kind", [(["desk", "zoe"], "list"), ({"a": 1}, "dict"), (None, "null"), (("a",), "list")])
+@pytest.mark.parametrize("value, kind", [(["desk", "zoe"], "list"), ({"a": 1}, "mapping"), (None, "null"), (("a",), "list")])
 @pytest.mark.parametrize("option", ["filters", "include_filters[0]"])
 def test_a_filter_value_that_is_not_a_single_value_is_an_error_naming_the_key_and_the_type(value, kind, option):
     """A list would be sent as the text "['desk', 'zoe']": an empty listing, or the whole account, with exit 0."""
