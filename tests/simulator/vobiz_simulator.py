@@ -512,6 +512,7 @@ class ApiResponse:
     headers: dict = field(default_factory=dict)
     drop_connection: bool = False  # the "reset" fault: close without answering
     fault: str = None
+    served_by: object = None  # the VobizApi (account) the request arrived at; see Simulator.serve_api
 
     def body_bytes(self):
         if self.raw is not None:
@@ -1548,11 +1549,22 @@ class Simulator:
         return error_response(style, status, message, extra, headers)
 
     def serve_api(self, request):
+        # A request is answered by the account it arrived at: one still sleeping (latency, a slow fault) when a
+        # test calls reset() must not count as, change or be recorded among the next test's requests.
+        with self._lock:
+            api = self._api
+        response = self._serve_api(api, request)
+        response.served_by = api
+        return response
+
+    def _serve_api(self, api, request):
         with self._lock:
             latency_ms = self._switches["latency_ms"]
         if latency_ms:
             time.sleep(latency_ms / 1000.0)  # outside the lock: concurrent requests overlap
         with self._lock:
+            if api is not self._api:  # reset while it slept: the client has moved on, so it is dropped
+                return ApiResponse(0, drop_connection=True)
             wait = self._bucket.take() if self._bucket else 0.0
             rule = None if wait else self._take_fault(request)
         if wait:
@@ -1561,14 +1573,16 @@ class Simulator:
             retry_after = str(max(1, math.ceil(wait)))
             return self.error_response(429, STATUS_MESSAGES[429], {"retryAfter": int(retry_after)}, {"Retry-After": retry_after})
         if rule is None:
-            return self._answer(request)
-        response = FAULT_HANDLERS[rule["kind"]](self, rule, lambda: self._answer(request))
+            return self._answer(api, request)
+        response = FAULT_HANDLERS[rule["kind"]](self, rule, lambda: self._answer(api, request))
         response.fault = rule["kind"]
         return response
 
-    def _answer(self, request):
+    def _answer(self, api, request):
         with self._lock:
-            return self._api.answer(request)
+            if api is not self._api:  # reset during a slow fault
+                return ApiResponse(0, drop_connection=True)
+            return api.answer(request)
 
     def _take_fault(self, request):
         """Consume one use of the first matching fault rule, in order."""
@@ -1594,7 +1608,8 @@ class Simulator:
             "body": request.json_body(),
         }
         with self._lock:
-            self._requests.append(entry)
+            if response.served_by is self._api:  # not one that outlived a reset
+                self._requests.append(entry)
 
     # ---- control API: no auth, not recorded, no latency or faults
 

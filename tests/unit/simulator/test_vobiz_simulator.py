@@ -10,11 +10,13 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 import requests
 
-from ansible_collections.vobiz.sip.tests.harness import hang_guard, run_bounded, start_in_own_session, stop_process_tree
+from ansible_collections.vobiz.sip.tests.harness import (hang_guard, run_bounded, speed_factor, start_in_own_session,
+                                                         stop_process_tree)
 
 SIMULATOR_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "simulator")
 SIMULATOR_PATH = os.path.join(SIMULATOR_DIR, "vobiz_simulator.py")
@@ -490,6 +492,35 @@ def test_page_mutations_at_end(sim, api):
     assert api("GET", "Endpoint/").json()["meta"]["total_count"] == 25
     names = list_usernames(api)
     assert len(names) == 23 and names[-2:] == ["user22", "paged00001"]
+
+
+def test_a_request_that_outlives_a_reset_leaves_the_next_test_alone(sim, api):
+    """A list request still sleeping in a slow fault when reset() runs (the client gave up on it) must not count
+    toward, or trigger, the next test's page_mutations, nor appear in its request log: it is dropped."""
+    # Long enough that the reset below comes while it sleeps, on a slow machine too.
+    sim.configure(faults=[{"kind": "slow", "times": 1, "delay_s": 2.0 * speed_factor()}])
+    late = {}
+
+    def call_and_give_up():
+        try:
+            late["response"] = api("GET", "Endpoint/", params={"limit": 10})
+        except requests.RequestException as exc:
+            late["error"] = exc
+    sleeper = threading.Thread(target=call_and_give_up)
+    sleeper.start()
+    deadline = time.monotonic() + hang_guard(5)
+    while sim.switches["faults"] and time.monotonic() < deadline:  # taken when the request starts sleeping in it
+        time.sleep(0.02)
+    assert sim.switches["faults"] == [], "the slow request never arrived"
+    sim.reset()
+    sim.configure(page_mutations=[{"after_list_requests": 1, "remove": 3, "where": "start"}])
+    sleeper.join(hang_guard(5))
+    assert not sleeper.is_alive()
+    assert "error" in late, "the stale request was answered: %r" % late
+    assert sim.state()["list_requests"] == 0 and sim.requests == []
+    assert sim.switches["page_mutations"] != []  # still waiting for this test's first list request
+    first = api("GET", "Endpoint/", params={"limit": 10}).json()
+    assert first["meta"]["total_count"] == 25 and first["objects"][0]["username"] == "user01"
 
 
 # ---------------------------------------------------------------- concurrency, recording, control API
