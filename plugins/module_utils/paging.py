@@ -144,6 +144,13 @@ class _Walk:
         return identity is not None and identity == _identity(earlier.objects[-1], self.key)
 
 
+def listing_requests(records, page_size):
+    """The requests one walk over an unchanging listing of `records` records takes in pages of `page_size` overlapping
+    by one record (see _Walk): the first page, then one a stride until a page is short, a full last page confirmed."""
+    limit = max(page_size, 2)
+    return 1 if records < limit else 2 + (records - limit) // (limit - 1)
+
+
 def _identity(obj, key):
     identity = obj.get(key) if isinstance(obj, dict) else None
     return identity if isinstance(identity, (str, int, float)) and not isinstance(identity, bool) else None

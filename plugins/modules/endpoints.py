@@ -263,6 +263,7 @@ from ansible_collections.vobiz.sip.plugins.module_utils.endpoints_plan import (
 )
 from ansible_collections.vobiz.sip.plugins.module_utils.errors import EndpointError
 from ansible_collections.vobiz.sip.plugins.module_utils.module_glue import connection_argument_spec, endpoint_argument_spec, run_task
+from ansible_collections.vobiz.sip.plugins.module_utils.paging import listing_requests
 
 
 def argument_spec():
@@ -298,9 +299,9 @@ class EndpointsTask:
             self.applications = self.client.list_applications()
             fill_application_names(live, self.applications)
         actions, warnings = plan(config, live, params["state"], self.applications, params["filters"].get("sub_account"))
-        # Requests of one listing of the scope after the writes (pages overlap by one record: see the client).
+        # What one listing of the scope after the writes would cost, against one GET per written endpoint.
         creates = sum(1 for action in actions if action["action"] == "create")
-        self.listing_requests = 1 + (len(live) + creates) // max(1, params["page_size"] - 1)
+        self.listing_requests = listing_requests(len(live) + creates, params["page_size"])
         for warning in warnings[:10]:
             self.module.warn(warning)
         if len(warnings) > 10:

@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
 from ansible_collections.vobiz.sip.plugins.module_utils import paging, rate as rate_module
+from ansible_collections.vobiz.sip.plugins.module_utils.paging import listing_requests
 from ansible_collections.vobiz.sip.plugins.module_utils.api import MAX_RETRY_WAIT, VobizClient, VobizError
 from ansible_collections.vobiz.sip.tests.harness import hang_guard
 from ansible_collections.vobiz.sip.tests.simulator.vobiz_simulator import Simulator, generate_data
@@ -107,8 +108,18 @@ def test_an_unchanging_account_costs_one_page_more_per_hundred_and_one_more_on_a
     client = VobizClient("MA_PROP", TOKEN, api_url="http://127.0.0.1:9", page_size=100, max_concurrency=4)
     client.request = fake.request
     assert [obj["endpoint_id"] for obj in client._list_all("Endpoint/", {}, "endpoint_id")] == fake.initial
-    assert fake.requests == requests
+    assert fake.requests == requests == listing_requests(count, 100)
     assert client.stats["walks"] == 1
+
+
+@pytest.mark.parametrize("page_size", [1, 2, 3, 10])
+def test_listing_requests_counts_what_a_walk_sends(page_size):
+    for count in range(60):
+        fake = FakeApi(count, [], [])
+        client = VobizClient("MA_PROP", TOKEN, api_url="http://127.0.0.1:9", page_size=page_size, max_concurrency=1)
+        client.request = fake.request
+        client._list_all("Endpoint/", {}, "endpoint_id")
+        assert fake.requests == listing_requests(count, page_size), "%d records" % count
 
 
 def test_balanced_create_and_delete_after_the_first_page_lists_the_endpoint_that_moved():
