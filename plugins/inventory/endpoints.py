@@ -607,8 +607,11 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 name = _pattern_safe(name)
             if name:
                 return _file_safe(name)
-        endpoint_id = record["endpoint_id"]
-        return _file_safe((_pattern_safe(endpoint_id) or endpoint_id) if self._sanitize_hostnames else endpoint_id)
+        return _file_safe(self._id_name(record["endpoint_id"]))
+
+    def _id_name(self, endpoint_id):
+        """The endpoint_id as (part of) a host name: sanitized when sanitize_hostnames says so, never empty."""
+        return (_pattern_safe(endpoint_id) or endpoint_id) if self._sanitize_hostnames else endpoint_id
 
     def _rendered_name(self, template, record):
         """A hostnames template rendered over the record's variables; None when it gives nothing."""
@@ -677,10 +680,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             counts[host["name"]] = counts.get(host["name"], 0) + 1
         for host in hosts:
             if counts[host["name"]] > 1:
-                endpoint_id = str(host["endpoint_id"])
-                if self._sanitize_hostnames:
-                    endpoint_id = _pattern_safe(endpoint_id) or endpoint_id
-                host["name"] = _unsafe_name(_file_safe("%s_%s" % (str(host["name"]), endpoint_id)))
+                host["name"] = _unsafe_name(_file_safe("%s_%s" % (str(host["name"]), self._id_name(str(host["endpoint_id"])))))
 
     def _naming_description(self):
         if "hostnames" in self._config_keys:
